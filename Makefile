@@ -1,0 +1,45 @@
+# wsi-pipeline. `make demo` and `make test` install what they need on a fresh machine.
+SHELL := /bin/bash
+# onnxruntime-node's installer would fetch the CUDA provider from outside the npm registry: skip it (CPU build is bundled).
+export ONNXRUNTIME_NODE_INSTALL := skip
+export npm_config_fund := false
+export npm_config_audit := false
+
+DEMO_OUT ?= out/demo
+APT_PACKAGES := openslide-tools python3-openslide libvips-tools python3-skimage chromium
+
+.PHONY: setup test test-deps lint typecheck unit demo bench clean
+
+setup: node_modules/.installed
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+# Oracles and browsers used by tests: OpenSlide (pixel oracle), libvips, scikit-image, Chromium (end-to-end).
+# Debian's python3 is /usr/bin/python3 (python3 on PATH may be another interpreter without these modules).
+test-deps:
+	@if ! /usr/bin/python3 -c 'import openslide, skimage' 2>/dev/null || ! command -v vips >/dev/null || ! test -x /usr/bin/chromium; then \
+	  echo "installing test dependencies from Debian: $(APT_PACKAGES)"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+lint: setup
+	npx biome check .
+
+typecheck: setup
+	npx tsc --noEmit -p tsconfig.json
+
+unit: setup
+	npx vitest run
+
+test: setup test-deps lint typecheck unit
+
+demo: setup
+	bash fixtures/demo.sh $(DEMO_OUT)
+
+bench: setup test-deps
+	for b in bench/*.ts; do npx tsx $$b || exit 1; done
+
+clean:
+	rm -rf out node_modules

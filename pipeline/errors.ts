@@ -1,0 +1,80 @@
+/**
+ * Named error classes. Every error a user can cause has a class here, a stable `code`
+ * and a one-line message; the CLI prints the message and exits non-zero.
+ */
+export class WsiError extends Error {
+  readonly code: string;
+  constructor(code: string, message: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.name = new.target.name;
+    this.code = code;
+  }
+}
+
+/** The file is not a slide we can read: zero bytes, not a TIFF/PNG/JPEG, truncated, corrupt. */
+export class SlideFormatError extends WsiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SLIDE_FORMAT', message, options);
+  }
+}
+
+/** The path or URL does not exist or cannot be opened. */
+export class SlideNotFoundError extends WsiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('SLIDE_NOT_FOUND', message, options);
+  }
+}
+
+/** A TIFF compression code without a decoder. */
+export class UnsupportedCompressionError extends WsiError {
+  readonly compression: number;
+  constructor(compression: number, name?: string) {
+    super(
+      'UNSUPPORTED_COMPRESSION',
+      `unsupported TIFF compression ${compression}${name ? ` (${name})` : ''}: no decoder for it`,
+    );
+    this.compression = compression;
+  }
+}
+
+/** A header that claims dimensions no real slide has; refused before any allocation. */
+export class AbsurdDimensionsError extends WsiError {
+  constructor(message: string) {
+    super('ABSURD_DIMENSIONS', message);
+  }
+}
+
+/** A physical-resolution request on a slide that does not say its microns per pixel. */
+export class MissingResolutionError extends WsiError {
+  constructor(message: string) {
+    super('MISSING_MPP', message);
+  }
+}
+
+/** A bad flag, config file or argument combination. */
+export class ConfigError extends WsiError {
+  constructor(message: string) {
+    super('CONFIG', message);
+  }
+}
+
+/** A read outside what a slide offers (bad level, negative size, ...). */
+export class ReadRangeError extends WsiError {
+  constructor(message: string) {
+    super('READ_RANGE', message);
+  }
+}
+
+/** A model file that is missing, malformed, or lacks the metadata a command needs. */
+export class ModelError extends WsiError {
+  constructor(message: string) {
+    super('MODEL', message);
+  }
+}
+
+/** A store (SQLite) that is missing, from a newer version, or inconsistent. */
+export class StoreError extends WsiError {
+  constructor(message: string) {
+    super('STORE', message);
+  }
+}

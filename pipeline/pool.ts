@@ -1,0 +1,69 @@
+/**
+ * The one Piscina pool. Tasks are `{ kind, payload }`: `kind` names a file in workers/ whose exported
+ * `run(payload)` does the work. Results come back through Piscina.move (transferred, not copied).
+ * The queue is bounded (maxQueue) so producers that await `run` get back-pressure.
+ */
+import { availableParallelism } from 'node:os';
+import { fileURLToPath } from 'node:url';
+import { Piscina } from 'piscina';
+import { ConfigError } from './errors.ts';
+
+export interface PoolOptions {
+  /** Worker threads (default: available cores). */
+  workers?: number;
+  /** Tasks allowed to wait beyond the running ones (default: 4 × workers). */
+  maxQueue?: number;
+}
+
+export interface WorkerPool {
+  readonly size: number;
+  run<R>(kind: string, payload: unknown, transferList?: ArrayBuffer[]): Promise<R>;
+  /** Tasks queued or running. */
+  readonly pending: number;
+  close(): Promise<void>;
+}
+
+const ENTRY = fileURLToPath(new URL('../workers/entry.mjs', import.meta.url));
+const KIND = /^[a-z][a-z0-9-]*$/;
+
+export function defaultWorkerCount(): number {
+  return Math.max(1, availableParallelism());
+}
+
+export function createPool(options: PoolOptions = {}): WorkerPool {
+  const workers = options.workers ?? defaultWorkerCount();
+  if (!Number.isInteger(workers) || workers < 1 || workers > 256) {
+    throw new ConfigError(`--workers must be an integer from 1 to 256, got ${workers}`);
+  }
+  const maxQueue = options.maxQueue ?? workers * 4;
+  const piscina = new Piscina({
+    filename: ENTRY,
+    minThreads: workers,
+    maxThreads: workers,
+    maxQueue,
+    idleTimeout: 60_000,
+  });
+  let inFlight = 0;
+  return {
+    size: workers,
+    get pending() {
+      return inFlight;
+    },
+    async run<R>(kind: string, payload: unknown, transferList?: ArrayBuffer[]): Promise<R> {
+      if (!KIND.test(kind)) throw new ConfigError(`invalid worker task kind '${kind}'`);
+      // Back-pressure: wait while the queue is full instead of failing with Piscina's queue-full error.
+      while (piscina.queueSize >= maxQueue) {
+        await new Promise<void>((resolve) => piscina.once('drain', resolve));
+      }
+      inFlight++;
+      try {
+        return (await piscina.run({ kind, payload }, { transferList })) as R;
+      } finally {
+        inFlight--;
+      }
+    },
+    async close() {
+      await piscina.destroy();
+    },
+  };
+}
