@@ -38,7 +38,8 @@ CREATE TABLE runs (
   parent_run_id INTEGER REFERENCES runs(id), -- e.g. the patches run an inference run scored
   started_at   TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
   finished_at  TEXT,
-  elapsed_s    REAL NOT NULL DEFAULT 0,      -- summed over all attempts
+  attempt_started_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now')),
+  elapsed_s    REAL NOT NULL DEFAULT 0,      -- summed over finished attempts
   attempts     INTEGER NOT NULL DEFAULT 1,
   counts_json  TEXT NOT NULL DEFAULT '{}',
   error        TEXT,
