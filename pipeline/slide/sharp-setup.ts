@@ -1,0 +1,13 @@
+/**
+ * sharp configured once for the reader. Its libvips thread pool defaults to 1 thread on this glibc
+ * build, so we set it explicitly: tile decodes get their parallelism from several tiles in flight on
+ * libuv's pool; whole-image resizes (thumbnails, readAt) use the cores.
+ */
+import { availableParallelism } from 'node:os';
+import sharp from 'sharp';
+
+sharp.concurrency(Math.max(1, Math.min(4, availableParallelism())));
+// Tiles are decoded once and kept in our own byte-bounded cache; libvips' operation cache would only duplicate them.
+sharp.cache(false);
+
+export { sharp };
