@@ -1,0 +1,154 @@
+/**
+ * Saving and loading models as a directory: tfjs's own format (`model.json` + `weights.bin`, written
+ * through a file IO handler of ours since tfjs-node's file:// handler is not installed) and a sidecar
+ * `wsi-model.json` with what inference needs to know (input µm/px, patch size, normalisation,
+ * geometry) and the training metadata (absent: the model is untrained and `wsi infer` refuses it).
+ */
+import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+import * as tf from '@tensorflow/tfjs';
+import { ModelError } from '../errors.ts';
+import { checkNormalisation, type Normalisation } from './normalise.ts';
+import type { ArchSpec } from './patch-classifier.ts';
+
+export const MODEL_JSON = 'model.json';
+export const WEIGHTS_BIN = 'weights.bin';
+export const SIDECAR_JSON = 'wsi-model.json';
+
+export interface TrainingMeta {
+  /** ISO-8601 UTC time training finished. */
+  finishedAt: string;
+  /** Training samples seen (patches, images or bags). */
+  samples: number;
+  epochs?: number;
+  steps?: number;
+  /** What it was trained on (slides, data set, run id). */
+  dataset?: string;
+  backend?: string;
+  /** Validation figures, e.g. { auc: 0.93 }. */
+  metrics?: Record<string, number>;
+  config?: Record<string, unknown>;
+}
+
+export interface ModelMeta {
+  format: 1;
+  name: string;
+  /** 'patch-classifier' | 'density' | 'mil' | ... */
+  kind: string;
+  architecture?: ArchSpec;
+  input: {
+    /** µm per input pixel; null for models of images without a physical scale. */
+    mpp: number | null;
+    /** Side of one input patch in pixels (for a patch classifier: its receptive field). */
+    patchSize: number;
+    normalisation: Normalisation;
+  };
+  /** Receptive field and output stride in input pixels (fully convolutional models). */
+  geometry?: { receptiveField: number; stride: number };
+  /** Absent until the model was trained. */
+  training?: TrainingMeta;
+  createdAt: string;
+}
+
+function writeAtomic(file: string, data: string | Uint8Array): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, data);
+  renameSync(tmp, file);
+}
+
+function joinWeights(data: tf.io.WeightData | undefined): ArrayBuffer {
+  if (data === undefined) return new ArrayBuffer(0);
+  return Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
+}
+
+/** Writes model.json, weights.bin and the sidecar into `dir` (created if needed). */
+export async function saveModel(dir: string, model: tf.LayersModel, meta: ModelMeta): Promise<void> {
+  mkdirSync(dir, { recursive: true });
+  await model.save(
+    tf.io.withSaveHandler(async (artifacts) => {
+      const weights = new Uint8Array(joinWeights(artifacts.weightData));
+      writeAtomic(path.join(dir, WEIGHTS_BIN), weights);
+      const json: tf.io.ModelJSON = {
+        modelTopology: artifacts.modelTopology as object,
+        format: artifacts.format,
+        generatedBy: artifacts.generatedBy,
+        convertedBy: artifacts.convertedBy,
+        weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
+      };
+      writeAtomic(path.join(dir, MODEL_JSON), JSON.stringify(json));
+      return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
+    }),
+  );
+  writeAtomic(path.join(dir, SIDECAR_JSON), `${JSON.stringify(meta, null, 2)}\n`);
+}
+
+function readJson(file: string, what: string): unknown {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    throw new ModelError(`${what} not found: ${file}`);
+  }
+  try {
+    return JSON.parse(text);
+  } catch {
+    throw new ModelError(`${what} is not valid JSON: ${file}`);
+  }
+}
+
+/** Reads and checks the sidecar alone (cheap: no weights). */
+export function readModelMeta(dir: string): ModelMeta {
+  try {
+    if (!statSync(dir).isDirectory()) throw new Error();
+  } catch {
+    throw new ModelError(`model directory not found: ${dir}`);
+  }
+  const meta = readJson(path.join(dir, SIDECAR_JSON), 'model sidecar') as Partial<ModelMeta>;
+  if (meta.format !== 1 || typeof meta.name !== 'string' || typeof meta.kind !== 'string' || !meta.input) {
+    throw new ModelError(`model sidecar ${path.join(dir, SIDECAR_JSON)} lacks format/name/kind/input`);
+  }
+  const { mpp, patchSize } = meta.input;
+  if (mpp !== null && !(typeof mpp === 'number' && mpp > 0)) {
+    throw new ModelError(`model sidecar: input.mpp must be a positive number or null`);
+  }
+  if (!(Number.isInteger(patchSize) && patchSize > 0)) {
+    throw new ModelError(`model sidecar: input.patchSize must be a positive integer`);
+  }
+  checkNormalisation(meta.input.normalisation);
+  return meta as ModelMeta;
+}
+
+/** Loads the tfjs model and its sidecar from `dir`. */
+export async function loadModel(dir: string): Promise<{ model: tf.LayersModel; meta: ModelMeta }> {
+  const meta = readModelMeta(dir);
+  const json = readJson(path.join(dir, MODEL_JSON), 'tfjs model.json') as tf.io.ModelJSON;
+  if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
+    throw new ModelError(`${path.join(dir, MODEL_JSON)} is not a tfjs Layers model`);
+  }
+  const specs = json.weightsManifest.flatMap((g) => g.weights);
+  const buffers = json.weightsManifest.flatMap((g) =>
+    g.paths.map((p) => {
+      try {
+        const b = readFileSync(path.join(dir, p));
+        return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+      } catch {
+        throw new ModelError(`model weights not found: ${path.join(dir, p)}`);
+      }
+    }),
+  );
+  try {
+    const model = await tf.loadLayersModel(
+      tf.io.fromMemory({
+        modelTopology: json.modelTopology,
+        weightSpecs: specs,
+        weightData: tf.io.concatenateArrayBuffers(buffers),
+        format: json.format,
+        generatedBy: json.generatedBy,
+        convertedBy: json.convertedBy,
+      }),
+    );
+    return { model, meta };
+  } catch (err) {
+    throw new ModelError(`cannot load tfjs model from ${dir}: ${(err as Error).message.split('\n')[0]}`);
+  }
+}
