@@ -63,7 +63,7 @@ export async function openImageSlide(
     readRawTile: async () => bytes,
   };
   const id = createHash('sha256').update(`wsi-image-id/1 ${format}\n`).update(bytes).digest('hex');
-  const m = options.mpp;
+  const m = options.mpp ?? options.fallbackMpp;
   const mpp: Mpp | undefined = m === undefined ? undefined : typeof m === 'number' ? { x: m, y: m } : m;
   return createTiledSlide({
     id,

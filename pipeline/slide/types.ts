@@ -85,6 +85,8 @@ export interface Slide {
 export interface OpenOptions {
   /** Override (or supply) the level-0 µm/px, as TIAToolbox's WSIReader.open(mpp=...). */
   mpp?: number | Mpp;
+  /** Level-0 µm/px to use only when the file does not record one (the CLI's --assume-mpp). */
+  fallbackMpp?: number;
   /** Decoded-tile cache size in bytes (default 256 MiB). */
   cacheBytes?: number;
 }

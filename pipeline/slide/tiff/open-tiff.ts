@@ -177,7 +177,7 @@ export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
       if (first.description) properties['tiff.ImageDescription'] = first.description;
     }
     if (first.software) properties['tiff.Software'] = first.software;
-    mpp = normaliseMpp(input.options.mpp) ?? mpp;
+    mpp = normaliseMpp(input.options.mpp) ?? mpp ?? normaliseMpp(input.options.fallbackMpp);
 
     const assoc = new Map<string, () => Promise<RGBImage>>();
     for (const a of associated) {

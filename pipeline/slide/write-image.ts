@@ -1,0 +1,29 @@
+/** Writes an RGBImage to .png / .jpg / .tif / .webp (chosen by extension) with sharp. */
+import { mkdirSync } from 'node:fs';
+import { dirname, extname } from 'node:path';
+import { ConfigError } from '../errors.ts';
+import { sharp } from './sharp-setup.ts';
+import type { RGBImage } from './types.ts';
+
+const FORMATS: Record<string, 'png' | 'jpeg' | 'tiff' | 'webp'> = {
+  '.png': 'png',
+  '.jpg': 'jpeg',
+  '.jpeg': 'jpeg',
+  '.tif': 'tiff',
+  '.tiff': 'tiff',
+  '.webp': 'webp',
+};
+
+export function imageFormatFor(path: string): 'png' | 'jpeg' | 'tiff' | 'webp' {
+  const f = FORMATS[extname(path).toLowerCase()];
+  if (!f) throw new ConfigError(`-o ${path}: use a .png, .jpg, .tif or .webp file name`);
+  return f;
+}
+
+export async function writeRgbImage(img: RGBImage, path: string): Promise<void> {
+  const format = imageFormatFor(path);
+  mkdirSync(dirname(path), { recursive: true });
+  await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
+    .toFormat(format, format === 'jpeg' ? { quality: 92 } : {})
+    .toFile(path);
+}
