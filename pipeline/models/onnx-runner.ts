@@ -1,0 +1,77 @@
+/**
+ * Runs an exported ONNX model with onnxruntime-node: the CUDA execution provider where the installed
+ * build has it and a GPU answers, the CPU provider otherwise. Input and output are NHWC float32, like the
+ * tfjs model the graph came from.
+ */
+import * as ort from 'onnxruntime-node';
+import { ModelError } from '../errors.ts';
+
+export interface OnnxRunner {
+  /** 'cuda' or 'cpu'. */
+  readonly provider: string;
+  /** Runs one NHWC batch; returns the first output (NHWC) and its shape. */
+  run(
+    data: Float32Array,
+    shape: [number, number, number, number],
+  ): Promise<{ data: Float32Array; shape: number[] }>;
+  close(): Promise<void>;
+}
+
+export interface OnnxRunnerOptions {
+  /** Intra-op threads (default 1: parallelism comes from workers, one session each). */
+  threads?: number;
+  /** Try the CUDA provider first (default true; falls back to CPU when it is not there). */
+  gpu?: boolean;
+}
+
+async function createSession(
+  bytes: Uint8Array,
+  provider: string,
+  threads: number,
+): Promise<ort.InferenceSession> {
+  return ort.InferenceSession.create(bytes, {
+    executionProviders: [provider],
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    graphOptimizationLevel: 'all',
+    executionMode: 'sequential',
+  });
+}
+
+export async function createOnnxRunner(
+  bytes: Uint8Array,
+  options: OnnxRunnerOptions = {},
+): Promise<OnnxRunner> {
+  const threads = options.threads ?? 1;
+  let session: ort.InferenceSession | undefined;
+  let provider = 'cpu';
+  if (options.gpu ?? true) {
+    try {
+      session = await createSession(bytes, 'cuda', threads);
+      provider = 'cuda';
+    } catch {
+      session = undefined; // no CUDA provider in this build or no GPU: use the CPU
+    }
+  }
+  if (!session) {
+    try {
+      session = await createSession(bytes, 'cpu', threads);
+    } catch (err) {
+      throw new ModelError(`onnxruntime cannot load the model: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
+  const s = session;
+  const inputName = s.inputNames[0];
+  const outputName = s.outputNames[0];
+  return {
+    provider,
+    async run(data, shape) {
+      const result = await s.run({ [inputName]: new ort.Tensor('float32', data, shape) });
+      const out = result[outputName];
+      return { data: out.data as Float32Array, shape: [...out.dims] };
+    },
+    async close() {
+      await s.release();
+    },
+  };
+}
