@@ -1,0 +1,208 @@
+/**
+ * Read-only queries the viewer needs: runs with data on a slide, patch values for heatmaps,
+ * cells in a viewport box (R*Tree), annotation outlines, top-k attention patches, plate wells.
+ * Every query is parameterised; nothing here writes.
+ */
+import type { Store } from './db.ts';
+
+/** Which patch column a heatmap shows. */
+export type PatchValue = 'score' | 'attention';
+
+export interface SlideRunSummary {
+  runId: number;
+  kind: string;
+  name: string | null;
+  status: string;
+  /** Patch rows with a non-null score / attention, and cells, of this run on this slide. */
+  scored: number;
+  attended: number;
+  cells: number;
+  /** Slide-level result (e.g. MIL probability) when the run wrote one. */
+  slideScore: number | null;
+}
+
+/** Runs that wrote anything the viewer can draw on this slide, newest first. */
+export function listSlideRuns(store: Store, slideId: string): SlideRunSummary[] {
+  const rows = store.db
+    .prepare(
+      `WITH p AS (
+         SELECT run_id, COUNT(score) AS scored, COUNT(COALESCE(attention_norm, attention)) AS attended
+         FROM patches WHERE slide_id = @slide GROUP BY run_id),
+       c AS (SELECT run_id, COUNT(*) AS cells FROM cells WHERE slide_id = @slide GROUP BY run_id),
+       ids AS (SELECT run_id FROM p UNION SELECT run_id FROM c
+               UNION SELECT run_id FROM slide_results WHERE slide_id = @slide)
+       SELECT r.id AS runId, r.kind, r.name, r.status,
+              COALESCE(p.scored, 0) AS scored, COALESCE(p.attended, 0) AS attended,
+              COALESCE(c.cells, 0) AS cells, sr.score AS slideScore
+       FROM ids JOIN runs r ON r.id = ids.run_id
+       LEFT JOIN p ON p.run_id = r.id LEFT JOIN c ON c.run_id = r.id
+       LEFT JOIN slide_results sr ON sr.run_id = r.id AND sr.slide_id = @slide
+       ORDER BY r.id DESC`,
+    )
+    .all({ slide: slideId }) as SlideRunSummary[];
+  return rows;
+}
+
+export interface PatchCell {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  value: number;
+}
+
+/**
+ * Patch rows of a run on a slide with the chosen value. Attention uses the per-slide normalised
+ * column when present, else the raw weight (the caller rescales).
+ */
+export function patchValues(store: Store, runId: number, slideId: string, value: PatchValue): PatchCell[] {
+  const column = value === 'score' ? 'score' : 'COALESCE(attention_norm, attention)';
+  return store.db
+    .prepare(
+      `SELECT x, y, width, height, ${column} AS value FROM patches
+       WHERE run_id = ? AND slide_id = ? AND ${column} IS NOT NULL`,
+    )
+    .all(runId, slideId) as PatchCell[];
+}
+
+export interface Box {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+}
+
+export interface CellPoint {
+  x: number;
+  y: number;
+  score: number | null;
+}
+
+/** Cells of a run on a slide inside a level-0 box, via the R*Tree; at most `limit`, plus the total. */
+export function cellsInBox(
+  store: Store,
+  runId: number,
+  slideId: string,
+  box: Box,
+  limit: number,
+): { total: number; cells: CellPoint[] } {
+  const where = `r.min_x >= @x0 AND r.max_x <= @x1 AND r.min_y >= @y0 AND r.max_y <= @y1
+                 AND c.run_id = @run AND c.slide_id = @slide`;
+  const params = { ...box, run: runId, slide: slideId };
+  const total = (
+    store.db
+      .prepare(`SELECT COUNT(*) AS n FROM cells_rtree r JOIN cells c ON c.id = r.id WHERE ${where}`)
+      .get(params) as { n: number }
+  ).n;
+  const cells = store.db
+    .prepare(
+      `SELECT c.x, c.y, c.score FROM cells_rtree r JOIN cells c ON c.id = r.id WHERE ${where} LIMIT @limit`,
+    )
+    .all({ ...params, limit }) as CellPoint[];
+  return { total, cells };
+}
+
+export interface AnnotationOutline {
+  id: number;
+  name: string;
+  group: string | null;
+  class: string;
+  geometry: string;
+  coords: [number, number][];
+}
+
+export function slideAnnotations(store: Store, slideId: string): AnnotationOutline[] {
+  const rows = store.db
+    .prepare(
+      `SELECT id, name, group_name, class, geometry, coords_json FROM annotations
+       WHERE slide_id = ? ORDER BY id`,
+    )
+    .all(slideId) as {
+    id: number;
+    name: string;
+    group_name: string | null;
+    class: string;
+    geometry: string;
+    coords_json: string;
+  }[];
+  return rows.map((r) => ({
+    id: r.id,
+    name: r.name,
+    group: r.group_name,
+    class: r.class,
+    geometry: r.geometry,
+    coords: JSON.parse(r.coords_json) as [number, number][],
+  }));
+}
+
+export interface AttentionPatch {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  attention: number;
+  score: number | null;
+}
+
+/** The k patches with the highest attention of a run on a slide. */
+export function topAttention(store: Store, runId: number, slideId: string, k: number): AttentionPatch[] {
+  return store.db
+    .prepare(
+      `SELECT x, y, width, height, COALESCE(attention_norm, attention) AS attention, score FROM patches
+       WHERE run_id = ? AND slide_id = ? AND COALESCE(attention_norm, attention) IS NOT NULL
+       ORDER BY COALESCE(attention_norm, attention) DESC, y, x LIMIT ?`,
+    )
+    .all(runId, slideId, k) as AttentionPatch[];
+}
+
+export interface PlateRun {
+  runId: number;
+  name: string | null;
+  status: string;
+  plates: string[];
+}
+
+/** Counting runs that have wells, for the plate list. */
+export function listPlateRuns(store: Store): PlateRun[] {
+  const rows = store.db
+    .prepare(
+      `SELECT r.id AS runId, r.name, r.status, GROUP_CONCAT(DISTINCT w.plate) AS plates
+       FROM runs r JOIN wells w ON w.run_id = r.id GROUP BY r.id ORDER BY r.id DESC`,
+    )
+    .all() as { runId: number; name: string | null; status: string; plates: string }[];
+  return rows.map((r) => ({ ...r, plates: r.plates.split(',').sort() }));
+}
+
+export interface WellRow {
+  plate: string;
+  well: string;
+  row: number;
+  col: number;
+  fields: number;
+  count: number;
+  meanArea: number | null;
+  /** Registered images (slides) of this well's fields, in field order. */
+  images: { slideId: string; field: number | null; count: number }[];
+}
+
+export function plateWells(store: Store, runId: number, plate: string): WellRow[] {
+  const wells = store.db
+    .prepare(
+      `SELECT plate, well, row, col, fields, count, mean_area AS meanArea FROM wells
+       WHERE run_id = ? AND plate = ? ORDER BY row, col`,
+    )
+    .all(runId, plate) as Omit<WellRow, 'images'>[];
+  const images = store.db
+    .prepare(
+      `SELECT well, slide_id AS slideId, field, count FROM counts
+       WHERE run_id = ? AND plate = ? ORDER BY well, field, slide_id`,
+    )
+    .all(runId, plate) as { well: string; slideId: string; field: number | null; count: number }[];
+  const byWell = new Map<string, WellRow['images']>();
+  for (const { well, ...img } of images) {
+    const list = byWell.get(well) ?? [];
+    list.push(img);
+    byWell.set(well, list);
+  }
+  return wells.map((w) => ({ ...w, images: byWell.get(w.well) ?? [] }));
+}

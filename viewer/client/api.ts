@@ -1,0 +1,141 @@
+/** Typed access to the server's JSON API. */
+export interface SlideInfo {
+  id: string;
+  name: string;
+  width: number;
+  height: number;
+  mpp: number | null;
+  mppX: number | null;
+  mppY: number | null;
+  objectivePower: number | null;
+  format: string;
+  vendor: string | null;
+  levels: { width: number; height: number; downsample: number }[];
+  dzi: string;
+}
+
+export interface SlideRun {
+  runId: number;
+  kind: string;
+  name: string | null;
+  status: string;
+  scored: number;
+  attended: number;
+  cells: number;
+  slideScore: number | null;
+}
+
+export interface SlideDetail extends SlideInfo {
+  runs: SlideRun[];
+  annotations: number;
+}
+
+export type PatchValue = 'score' | 'attention';
+
+export interface HeatmapInfo {
+  value: PatchValue;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  columns: number;
+  rows: number;
+  strideX: number;
+  strideY: number;
+  patches: number;
+  min: number;
+  max: number;
+  lo: number;
+  hi: number;
+  stops: string[];
+}
+
+export interface CellsResponse {
+  total: number;
+  truncated: boolean;
+  cells: { x: number; y: number; score: number | null }[];
+}
+
+export interface Annotation {
+  id: number;
+  name: string;
+  group: string | null;
+  class: string;
+  geometry: string;
+  coords: [number, number][];
+}
+
+export interface AttentionPatch {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+  attention: number;
+  score: number | null;
+}
+
+export interface PlateRun {
+  runId: number;
+  name: string | null;
+  status: string;
+  plates: string[];
+}
+
+export interface Well {
+  plate: string;
+  well: string;
+  row: number;
+  col: number;
+  fields: number;
+  count: number;
+  meanArea: number | null;
+  images: { slideId: string; field: number | null; count: number }[];
+}
+
+export interface PlateResponse {
+  runId: number;
+  plate: string;
+  rows: number;
+  cols: number;
+  min: number;
+  max: number;
+  stops: string[];
+  wells: Well[];
+}
+
+export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+  const res = await fetch(url, { signal });
+  if (!res.ok) {
+    const body = (await res.json().catch(() => ({}))) as { error?: string };
+    throw new Error(body.error ?? `${res.status} ${res.statusText}`);
+  }
+  return (await res.json()) as T;
+}
+
+export const api = {
+  slides: () => getJson<SlideInfo[]>('/api/slides'),
+  slide: (id: string) => getJson<SlideDetail>(`/api/slides/${encodeURIComponent(id)}`),
+  heatmap: (run: number, id: string, value: PatchValue) =>
+    getJson<HeatmapInfo>(`/api/runs/${run}/slides/${encodeURIComponent(id)}/heatmap.json?value=${value}`),
+  heatmapPngUrl: (run: number, id: string, value: PatchValue) =>
+    `/api/runs/${run}/slides/${encodeURIComponent(id)}/heatmap.png?value=${value}`,
+  cells: (
+    run: number,
+    id: string,
+    box: { x0: number; y0: number; x1: number; y1: number },
+    signal?: AbortSignal,
+  ) =>
+    getJson<CellsResponse>(
+      `/api/runs/${run}/slides/${encodeURIComponent(id)}/cells?x0=${Math.floor(box.x0)}&y0=${Math.floor(box.y0)}&x1=${Math.ceil(box.x1)}&y1=${Math.ceil(box.y1)}&limit=4000`,
+      signal,
+    ),
+  annotations: (id: string) => getJson<Annotation[]>(`/api/slides/${encodeURIComponent(id)}/annotations`),
+  topAttention: (run: number, id: string, k: number) =>
+    getJson<AttentionPatch[]>(`/api/runs/${run}/slides/${encodeURIComponent(id)}/top-attention?k=${k}`),
+  cropUrl: (id: string, p: { x: number; y: number; width: number; height: number }, size: number) =>
+    `/api/slides/${encodeURIComponent(id)}/region.jpeg?x=${p.x}&y=${p.y}&w=${p.width}&h=${p.height}&size=${size}`,
+  thumbnailUrl: (id: string) => `/api/slides/${encodeURIComponent(id)}/thumbnail.jpeg`,
+  plates: () => getJson<PlateRun[]>('/api/plates'),
+  wells: (run: number, plate: string) =>
+    getJson<PlateResponse>(`/api/runs/${run}/wells?plate=${encodeURIComponent(plate)}`),
+};

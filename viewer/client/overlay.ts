@@ -1,0 +1,171 @@
+/**
+ * One canvas over the OpenSeadragon viewer that draws the overlays in slide coordinates: the
+ * heatmap (nearest-neighbour, so each patch stays a crisp square at every zoom), annotation
+ * outlines, cell markers and a highlighted patch. Redrawn on every viewport change.
+ */
+import OpenSeadragon from 'openseadragon';
+import type { Annotation, CellsResponse, HeatmapInfo } from './api.ts';
+
+export interface OverlayState {
+  heatmap?: { info: HeatmapInfo; image: HTMLImageElement; opacity: number };
+  annotations?: Annotation[];
+  cells?: CellsResponse['cells'];
+  highlight?: { x: number; y: number; width: number; height: number };
+}
+
+const ANNOTATION_COLOURS: Record<string, string> = {
+  tumour: '#ff453a',
+  exclusion: '#ffd60a',
+  other: '#30d158',
+};
+
+export class OverlayPainter {
+  readonly canvas: HTMLCanvasElement;
+  state: OverlayState = {};
+  private readonly viewer: OpenSeadragon.Viewer;
+  private frame = 0;
+
+  constructor(viewer: OpenSeadragon.Viewer) {
+    this.viewer = viewer;
+    this.canvas = document.createElement('canvas');
+    this.canvas.className = 'overlay-canvas';
+    viewer.canvas.appendChild(this.canvas);
+    const redraw = () => this.schedule();
+    viewer.addHandler('update-viewport', redraw);
+    viewer.addHandler('resize', redraw);
+    new ResizeObserver(redraw).observe(viewer.container);
+  }
+
+  set(patch: Partial<OverlayState>): void {
+    this.state = { ...this.state, ...patch };
+    this.schedule();
+  }
+
+  schedule(): void {
+    if (this.frame) return;
+    this.frame = requestAnimationFrame(() => {
+      this.frame = 0;
+      this.draw();
+    });
+  }
+
+  private item(): OpenSeadragon.TiledImage | undefined {
+    return this.viewer.world.getItemCount() > 0 ? this.viewer.world.getItemAt(0) : undefined;
+  }
+
+  /** Level-0 pixel → CSS pixel inside the viewer element. */
+  private toScreen(item: OpenSeadragon.TiledImage, x: number, y: number): { x: number; y: number } {
+    const p = item.imageToViewerElementCoordinates(new OpenSeadragon.Point(x, y));
+    return { x: p.x, y: p.y };
+  }
+
+  draw(): void {
+    const el = this.viewer.container;
+    const dpr = window.devicePixelRatio || 1;
+    const w = el.clientWidth;
+    const hgt = el.clientHeight;
+    if (this.canvas.width !== Math.round(w * dpr) || this.canvas.height !== Math.round(hgt * dpr)) {
+      this.canvas.width = Math.round(w * dpr);
+      this.canvas.height = Math.round(hgt * dpr);
+      this.canvas.style.width = `${w}px`;
+      this.canvas.style.height = `${hgt}px`;
+    }
+    const ctx = this.canvas.getContext('2d');
+    const item = this.item();
+    if (!ctx) return;
+    ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
+    ctx.clearRect(0, 0, w, hgt);
+    if (!item) return;
+    const { heatmap, annotations, cells, highlight } = this.state;
+    if (heatmap?.image.complete && heatmap.image.naturalWidth > 0)
+      this.drawHeatmap(ctx, item, heatmap, w, hgt);
+    if (annotations) this.drawAnnotations(ctx, item, annotations);
+    if (cells) this.drawCells(ctx, item, cells);
+    if (highlight) {
+      const a = this.toScreen(item, highlight.x, highlight.y);
+      const b = this.toScreen(item, highlight.x + highlight.width, highlight.y + highlight.height);
+      ctx.lineWidth = 2;
+      ctx.strokeStyle = '#ffffff';
+      ctx.setLineDash([6, 4]);
+      ctx.strokeRect(a.x, a.y, b.x - a.x, b.y - a.y);
+      ctx.setLineDash([]);
+    }
+  }
+
+  private drawHeatmap(
+    ctx: CanvasRenderingContext2D,
+    item: OpenSeadragon.TiledImage,
+    hm: NonNullable<OverlayState['heatmap']>,
+    viewW: number,
+    viewH: number,
+  ): void {
+    const { info, image } = hm;
+    const a = this.toScreen(item, info.x, info.y);
+    const b = this.toScreen(item, info.x + info.width, info.y + info.height);
+    const dw = b.x - a.x;
+    const dh = b.y - a.y;
+    if (dw <= 0 || dh <= 0) return;
+    // Clip to the visible part before drawing: at high zoom the full destination rectangle would be
+    // millions of pixels wide. Source coordinates stay fractional, so alignment is exact.
+    const vx0 = Math.max(0, a.x);
+    const vy0 = Math.max(0, a.y);
+    const vx1 = Math.min(viewW, b.x);
+    const vy1 = Math.min(viewH, b.y);
+    if (vx1 <= vx0 || vy1 <= vy0) return;
+    const sx = ((vx0 - a.x) / dw) * image.naturalWidth;
+    const sy = ((vy0 - a.y) / dh) * image.naturalHeight;
+    const sw = ((vx1 - vx0) / dw) * image.naturalWidth;
+    const sh = ((vy1 - vy0) / dh) * image.naturalHeight;
+    ctx.save();
+    ctx.imageSmoothingEnabled = false;
+    ctx.globalAlpha = hm.opacity;
+    ctx.drawImage(image, sx, sy, sw, sh, vx0, vy0, vx1 - vx0, vy1 - vy0);
+    ctx.restore();
+  }
+
+  private drawAnnotations(
+    ctx: CanvasRenderingContext2D,
+    item: OpenSeadragon.TiledImage,
+    list: Annotation[],
+  ): void {
+    ctx.save();
+    ctx.lineWidth = 2;
+    ctx.lineJoin = 'round';
+    for (const ann of list) {
+      if (ann.coords.length === 0) continue;
+      ctx.strokeStyle = ANNOTATION_COLOURS[ann.class] ?? ANNOTATION_COLOURS.other;
+      ctx.beginPath();
+      ann.coords.forEach(([x, y], i) => {
+        const p = this.toScreen(item, x, y);
+        if (i === 0) ctx.moveTo(p.x, p.y);
+        else ctx.lineTo(p.x, p.y);
+      });
+      if (ann.geometry !== 'point') ctx.closePath();
+      ctx.stroke();
+    }
+    ctx.restore();
+  }
+
+  private drawCells(
+    ctx: CanvasRenderingContext2D,
+    item: OpenSeadragon.TiledImage,
+    cells: CellsResponse['cells'],
+  ): void {
+    // Marker radius: ~4 µm-ish nucleus at high zoom, never smaller than 2.5 px.
+    const zoom = item.viewportToImageZoom(this.viewer.viewport.getZoom(true));
+    const r = Math.max(2.5, Math.min(8, 5 * zoom));
+    ctx.save();
+    ctx.lineWidth = 1.5;
+    ctx.strokeStyle = 'rgba(0, 0, 0, 0.75)';
+    ctx.fillStyle = '#00e5ff';
+    ctx.beginPath();
+    for (const c of cells) {
+      const p = this.toScreen(item, c.x, c.y);
+      ctx.moveTo(p.x + r, p.y);
+      ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
+    }
+    ctx.fill();
+    ctx.stroke();
+    ctx.restore();
+  }
+}

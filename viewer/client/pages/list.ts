@@ -1,0 +1,77 @@
+/** The start page: registered slides as cards with thumbnails and metadata, and counting plates. */
+import { api, type SlideInfo } from '../api.ts';
+import { h } from '../dom.ts';
+
+function slideCard(s: SlideInfo): HTMLElement {
+  const mpp = s.mpp != null ? `${s.mpp.toFixed(3)} µm/px` : 'MPP unknown';
+  return h(
+    'a',
+    {
+      class: 'card',
+      href: `#/slide/${encodeURIComponent(s.id)}`,
+      'data-testid': 'slide-card',
+      'data-name': s.name,
+    },
+    h('div', { class: 'thumb' }, h('img', { src: api.thumbnailUrl(s.id), alt: '', loading: 'lazy' })),
+    h(
+      'div',
+      { class: 'card-body' },
+      h('div', { class: 'card-title', title: s.name }, s.name),
+      h(
+        'div',
+        { class: 'card-meta' },
+        h('span', {}, `${s.width.toLocaleString('en')} × ${s.height.toLocaleString('en')} px`),
+        h('span', { class: s.mpp == null ? 'warn-text' : '' }, mpp),
+        s.objectivePower ? h('span', {}, `${s.objectivePower}×`) : null,
+        h('span', {}, `${s.levels.length} level${s.levels.length > 1 ? 's' : ''}`),
+        s.vendor ? h('span', {}, s.vendor) : null,
+      ),
+    ),
+  );
+}
+
+export async function listPage(root: HTMLElement): Promise<() => void> {
+  const [slides, plates] = await Promise.all([api.slides(), api.plates()]);
+  const plateLinks = plates.flatMap((run) =>
+    run.plates.map((plate) =>
+      h(
+        'a',
+        {
+          class: 'plate-link',
+          href: `#/plate/${run.runId}/${encodeURIComponent(plate)}`,
+          'data-testid': 'plate-link',
+        },
+        h('span', { class: 'plate-icon' }),
+        h(
+          'span',
+          {},
+          h('strong', {}, plate),
+          h('br'),
+          h('span', { class: 'muted small' }, `${run.name ?? 'counting run'} #${run.runId} · ${run.status}`),
+        ),
+      ),
+    ),
+  );
+  root.append(
+    h(
+      'div',
+      { class: 'list-page' },
+      h(
+        'header',
+        { class: 'topbar' },
+        h('h1', {}, 'Slides'),
+        h('span', { class: 'muted' }, `${slides.length} registered`),
+      ),
+      h(
+        'main',
+        { class: 'list-main' },
+        slides.length
+          ? h('div', { class: 'cards' }, ...slides.map(slideCard))
+          : h('p', { class: 'empty' }, 'No slides registered. Start the server with --slides DIR.'),
+        plateLinks.length ? h('h2', { class: 'section-title' }, 'Plates') : null,
+        plateLinks.length ? h('div', { class: 'plates' }, ...plateLinks) : null,
+      ),
+    ),
+  );
+  return () => undefined;
+}

@@ -1,0 +1,377 @@
+/**
+ * The slide page: OpenSeadragon on the slide's Deep Zoom pyramid, the layer panel (heatmap with
+ * run/value selector, opacity and legend; cells; annotations), the attention gallery, and the
+ * status bar (scale bar in µm, magnification, cursor position).
+ */
+import OpenSeadragon from 'openseadragon';
+import {
+  type Annotation,
+  api,
+  type HeatmapInfo,
+  type PatchValue,
+  type SlideDetail,
+  type SlideRun,
+} from '../api.ts';
+import { gradientLegend, h } from '../dom.ts';
+import { OverlayPainter } from '../overlay.ts';
+import { formatCount, formatMagnification, formatMicrons, magnification, niceScaleBar } from '../scale.ts';
+
+interface HeatmapChoice {
+  runId: number;
+  value: PatchValue;
+  label: string;
+}
+
+function heatmapChoices(runs: SlideRun[]): HeatmapChoice[] {
+  const out: HeatmapChoice[] = [];
+  for (const r of runs) {
+    const name = r.name ? `${r.name} (#${r.runId})` : `${r.kind} run #${r.runId}`;
+    if (r.scored > 0) out.push({ runId: r.runId, value: 'score', label: `${name}: tumour probability` });
+    if (r.attended > 0) out.push({ runId: r.runId, value: 'attention', label: `${name}: attention` });
+  }
+  return out;
+}
+
+function section(title: string, ...children: (Node | null)[]): HTMLElement {
+  return h('section', { class: 'panel-section' }, h('h3', {}, title), ...children);
+}
+
+export async function slidePage(root: HTMLElement, id: string, params: URLSearchParams): Promise<() => void> {
+  const slide: SlideDetail = await api.slide(id);
+  const mpp = slide.mppX && slide.mppY ? (slide.mppX + slide.mppY) / 2 : null;
+
+  const viewerEl = h('div', { class: 'viewer', id: 'viewer' });
+  const scaleBar = h('div', { class: 'scale-bar', 'data-testid': 'scale-bar' });
+  const scaleLabel = h('div', { class: 'scale-label', 'data-testid': 'scale-label' });
+  const scaleNote = h('div', { class: 'scale-note', 'data-testid': 'scale-note' });
+  const magEl = h('span', { class: 'mag', 'data-testid': 'magnification' });
+  const cursorEl = h('span', { class: 'cursor-pos', 'data-testid': 'cursor' }, '–');
+  const status = h(
+    'div',
+    { class: 'status' },
+    h('div', { class: 'scale' }, scaleBar, scaleLabel, scaleNote),
+    h('div', { class: 'readout' }, magEl, cursorEl),
+  );
+
+  const mppText = mpp ? `${mpp.toFixed(3)} µm/px` : 'MPP unknown';
+  const header = h(
+    'header',
+    { class: 'topbar' },
+    h('a', { href: '#/', class: 'back' }, '← Slides'),
+    h('h1', { title: slide.name }, slide.name),
+    h(
+      'div',
+      { class: 'chips' },
+      h(
+        'span',
+        { class: 'chip' },
+        `${slide.width.toLocaleString('en')} × ${slide.height.toLocaleString('en')} px`,
+      ),
+      h('span', { class: `chip${mpp ? '' : ' warn'}` }, mppText),
+      slide.objectivePower ? h('span', { class: 'chip' }, `${slide.objectivePower}× scan`) : null,
+      h('span', { class: 'chip' }, `${slide.levels.length} level${slide.levels.length > 1 ? 's' : ''}`),
+    ),
+  );
+
+  // ----- layer panel -----
+  const choices = heatmapChoices(slide.runs);
+  const cellRuns = slide.runs.filter((r) => r.cells > 0);
+  const attentionRuns = slide.runs.filter((r) => r.attended > 0);
+
+  const heatToggle = h('input', { type: 'checkbox', id: 'layer-heatmap', 'data-testid': 'toggle-heatmap' });
+  const heatSelect = h(
+    'select',
+    { id: 'heatmap-run', 'data-testid': 'heatmap-run' },
+    ...choices.map((c, i) => h('option', { value: String(i) }, c.label)),
+  );
+  const opacity = h('input', {
+    type: 'range',
+    min: 0,
+    max: 100,
+    value: 60,
+    id: 'heatmap-opacity',
+    'data-testid': 'heatmap-opacity',
+  });
+  const legendBox = h('div', { class: 'legend-box' });
+  const heatInfo = h('div', { class: 'muted small' });
+
+  const cellsToggle = h('input', { type: 'checkbox', id: 'layer-cells', 'data-testid': 'toggle-cells' });
+  const cellsSelect = h(
+    'select',
+    { id: 'cells-run' },
+    ...cellRuns.map((r) =>
+      h(
+        'option',
+        { value: String(r.runId) },
+        `${r.name ?? r.kind} #${r.runId} (${formatCount(r.cells)} cells)`,
+      ),
+    ),
+  );
+  const cellsInfo = h('div', { class: 'muted small', 'data-testid': 'cells-info' });
+
+  const annToggle = h('input', {
+    type: 'checkbox',
+    id: 'layer-annotations',
+    'data-testid': 'toggle-annotations',
+  });
+  const gallery = h('div', { class: 'gallery', 'data-testid': 'attention-gallery' });
+  const gallerySelect = h(
+    'select',
+    { id: 'attention-run' },
+    ...attentionRuns.map((r) =>
+      h(
+        'option',
+        { value: String(r.runId) },
+        `${r.name ?? r.kind} #${r.runId}${r.slideScore != null ? ` · slide p=${r.slideScore.toFixed(2)}` : ''}`,
+      ),
+    ),
+  );
+
+  const panel = h(
+    'aside',
+    { class: 'panel' },
+    section(
+      'Heatmap',
+      choices.length
+        ? h(
+            'div',
+            {},
+            h('label', { class: 'row' }, heatToggle, h('span', {}, 'Show heatmap')),
+            heatSelect,
+            h('label', { class: 'row slider' }, h('span', {}, 'Opacity'), opacity),
+            legendBox,
+            heatInfo,
+          )
+        : h('p', { class: 'muted' }, 'No scored runs for this slide.'),
+    ),
+    section(
+      'Cells',
+      cellRuns.length
+        ? h(
+            'div',
+            {},
+            h('label', { class: 'row' }, cellsToggle, h('span', {}, 'Show cell markers')),
+            cellsSelect,
+            cellsInfo,
+          )
+        : h('p', { class: 'muted' }, 'No counting runs for this slide.'),
+    ),
+    section(
+      'Annotations',
+      slide.annotations
+        ? h('label', { class: 'row' }, annToggle, h('span', {}, `Show outlines (${slide.annotations})`))
+        : h('p', { class: 'muted' }, 'No annotations.'),
+    ),
+    attentionRuns.length ? section('Top attention', gallerySelect, gallery) : null,
+  );
+
+  root.append(
+    h(
+      'div',
+      { class: 'slide-page' },
+      header,
+      h('div', { class: 'slide-body' }, h('div', { class: 'viewer-wrap' }, viewerEl, status), panel),
+    ),
+  );
+
+  // ----- OpenSeadragon -----
+  const viewer = OpenSeadragon({
+    element: viewerEl,
+    prefixUrl: '/assets/osd/',
+    tileSources: slide.dzi,
+    drawer: 'canvas',
+    showNavigator: true,
+    navigatorPosition: 'TOP_LEFT',
+    navigatorAutoFade: false,
+    maxZoomPixelRatio: 2,
+    visibilityRatio: 0.5,
+    animationTime: 0.6,
+    gestureSettingsMouse: { clickToZoom: false },
+  });
+  const painter = new OverlayPainter(viewer);
+
+  function levelZeroZoom(): number {
+    const item = viewer.world.getItemAt(0);
+    return item ? item.viewportToImageZoom(viewer.viewport.getZoom(true)) : 0;
+  }
+
+  function updateStatus(): void {
+    const zoom = levelZeroZoom();
+    if (!zoom) return;
+    const mag = magnification(zoom, slide.objectivePower, mpp);
+    magEl.textContent =
+      mag === undefined ? `${(zoom * 100).toFixed(zoom < 0.1 ? 1 : 0)}%` : formatMagnification(mag);
+    if (mpp) {
+      const bar = niceScaleBar(mpp / zoom, 160);
+      scaleBar.style.width = `${bar.px.toFixed(1)}px`;
+      scaleBar.hidden = false;
+      scaleLabel.textContent = bar.label;
+      scaleNote.textContent = '';
+    } else {
+      scaleBar.hidden = true;
+      scaleLabel.textContent = '';
+      scaleNote.textContent = 'No scale: this slide does not record its µm per pixel';
+    }
+  }
+  viewer.addHandler('update-viewport', updateStatus);
+  viewer.addHandler('open', updateStatus);
+
+  const tracker = new OpenSeadragon.MouseTracker({
+    element: viewer.container,
+    moveHandler: (ev) => {
+      const item = viewer.world.getItemAt(0);
+      const pos = (ev as unknown as { position?: OpenSeadragon.Point }).position;
+      if (!item || !pos) return;
+      const p = item.viewerElementToImageCoordinates(pos);
+      cursorEl.textContent = mpp
+        ? `x ${formatMicrons(p.x * mpp)}, y ${formatMicrons(p.y * mpp)}`
+        : `x ${Math.round(p.x)} px, y ${Math.round(p.y)} px`;
+    },
+  });
+
+  // ----- heatmap -----
+  let heatToken = 0;
+  async function loadHeatmap(): Promise<void> {
+    const token = ++heatToken;
+    const choice = choices[Number(heatSelect.value)];
+    if (!heatToggle.checked || !choice) {
+      painter.set({ heatmap: undefined });
+      return;
+    }
+    const info: HeatmapInfo = await api.heatmap(choice.runId, slide.id, choice.value);
+    const image = new Image();
+    image.src = api.heatmapPngUrl(choice.runId, slide.id, choice.value);
+    await image.decode();
+    if (token !== heatToken) return;
+    painter.set({ heatmap: { info, image, opacity: Number(opacity.value) / 100 } });
+    legendBox.replaceChildren(
+      gradientLegend(
+        info.stops,
+        info.lo.toFixed(2),
+        info.hi.toFixed(2),
+        choice.value === 'score' ? 'tumour probability' : 'attention',
+      ),
+    );
+    const strideUm = mpp ? ` (${formatMicrons(info.strideX * mpp)})` : '';
+    heatInfo.textContent = `${formatCount(info.patches)} patches · grid ${info.columns}×${info.rows} · stride ${info.strideX} px${strideUm} · values ${info.min.toFixed(3)}–${info.max.toFixed(3)}`;
+    viewerEl.dataset.heatmap = 'ready';
+  }
+  const onHeatChange = () => {
+    viewerEl.dataset.heatmap = heatToggle.checked ? 'loading' : 'off';
+    loadHeatmap().catch((err: unknown) => {
+      heatInfo.textContent = `Heatmap unavailable: ${(err as Error).message}`;
+    });
+  };
+  heatToggle.addEventListener('change', onHeatChange);
+  heatSelect.addEventListener('change', onHeatChange);
+  opacity.addEventListener('input', () => {
+    const hm = painter.state.heatmap;
+    if (hm) painter.set({ heatmap: { ...hm, opacity: Number(opacity.value) / 100 } });
+  });
+
+  // ----- cells, fetched per viewport -----
+  let cellsAbort: AbortController | undefined;
+  let cellsTimer = 0;
+  async function loadCells(): Promise<void> {
+    cellsAbort?.abort();
+    if (!cellsToggle.checked || !cellsSelect.value) {
+      painter.set({ cells: undefined });
+      cellsInfo.textContent = '';
+      return;
+    }
+    const item = viewer.world.getItemAt(0);
+    if (!item) return;
+    const b = item.viewportToImageRectangle(viewer.viewport.getBounds(true));
+    cellsAbort = new AbortController();
+    const res = await api.cells(
+      Number(cellsSelect.value),
+      slide.id,
+      { x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height },
+      cellsAbort.signal,
+    );
+    painter.set({ cells: res.cells });
+    cellsInfo.textContent = res.truncated
+      ? `${formatCount(res.total)} cells in view; showing ${formatCount(res.cells.length)}. Zoom in for all.`
+      : `${formatCount(res.total)} cells in view`;
+  }
+  const scheduleCells = () => {
+    window.clearTimeout(cellsTimer);
+    cellsTimer = window.setTimeout(() => loadCells().catch(() => undefined), 120);
+  };
+  cellsToggle.addEventListener('change', scheduleCells);
+  cellsSelect.addEventListener('change', scheduleCells);
+  viewer.addHandler('animation-finish', scheduleCells);
+
+  // ----- annotations -----
+  let annotations: Annotation[] | undefined;
+  annToggle.addEventListener('change', async () => {
+    if (annToggle.checked) {
+      annotations ??= await api.annotations(slide.id);
+      painter.set({ annotations });
+    } else painter.set({ annotations: undefined });
+  });
+
+  // ----- attention gallery -----
+  async function loadGallery(): Promise<void> {
+    if (!gallerySelect.value) return;
+    const top = await api.topAttention(Number(gallerySelect.value), slide.id, 12);
+    gallery.replaceChildren(
+      ...top.map((p, i) =>
+        h(
+          'button',
+          {
+            class: 'gallery-item',
+            title: `attention ${p.attention.toFixed(3)}${p.score != null ? `, p=${p.score.toFixed(2)}` : ''} at (${p.x}, ${p.y})`,
+            'data-testid': 'gallery-item',
+            onclick: () => {
+              const pad = Math.max(p.width, p.height);
+              const rect = viewer.viewport.imageToViewportRectangle(
+                p.x - pad,
+                p.y - pad,
+                p.width + 2 * pad,
+                p.height + 2 * pad,
+              );
+              viewer.viewport.fitBounds(rect);
+              painter.set({ highlight: p });
+            },
+          },
+          h('img', { src: api.cropUrl(slide.id, p, 160), alt: `patch ${i + 1}`, loading: 'lazy' }),
+          h('span', { class: 'gallery-rank' }, `#${i + 1} · ${p.attention.toFixed(2)}`),
+        ),
+      ),
+    );
+  }
+  gallerySelect.addEventListener('change', () => loadGallery().catch(() => undefined));
+
+  // ----- initial state from the URL (the plate view links here with ?cells=<run>) -----
+  const wantCells = params.get('cells');
+  if (wantCells && cellRuns.some((r) => String(r.runId) === wantCells)) {
+    cellsSelect.value = wantCells;
+    cellsToggle.checked = true;
+  }
+  const wantHeat = params.get('heatmap');
+  if (wantHeat) {
+    const [run, value] = wantHeat.split(':');
+    const idx = choices.findIndex((c) => String(c.runId) === run && c.value === (value ?? 'score'));
+    if (idx >= 0) {
+      heatSelect.value = String(idx);
+      heatToggle.checked = true;
+      onHeatChange();
+    }
+  }
+  viewer.addHandler('open', () => {
+    viewerEl.dataset.open = 'true';
+    if (cellsToggle.checked) scheduleCells();
+  });
+  viewer.addHandler('tile-loaded', () => {
+    viewerEl.dataset.tiles = 'loaded';
+  });
+  loadGallery().catch(() => undefined);
+
+  return () => {
+    window.clearTimeout(cellsTimer);
+    cellsAbort?.abort();
+    tracker.destroy();
+    viewer.destroy();
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Builds the client (viewer/client → viewer/dist) with esbuild when any source is newer than the
+ * output, so `wsi serve` needs no separate build step. OpenSeadragon is bundled from node_modules;
+ * its navigation images are served from there by name (see static.ts).
+ */
+import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
+
+export const VIEWER_DIR = fileURLToPath(new URL('../', import.meta.url));
+export const CLIENT_DIR = join(VIEWER_DIR, 'client');
+export const DIST_DIR = join(VIEWER_DIR, 'dist');
+/** Files of the built client, the only ones static.ts serves from dist. */
+export const DIST_FILES = ['index.html', 'app.js', 'app.css'] as const;
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = join(dir, entry.name);
+    newest = Math.max(newest, entry.isDirectory() ? newestMtime(p) : statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+function oldestOutput(): number {
+  let oldest = Number.POSITIVE_INFINITY;
+  for (const f of DIST_FILES) {
+    const p = join(DIST_DIR, f);
+    if (!existsSync(p)) return 0;
+    oldest = Math.min(oldest, statSync(p).mtimeMs);
+  }
+  return oldest;
+}
+
+/** Rebuilds if needed; returns whether it built. */
+export async function buildClient(options: { force?: boolean } = {}): Promise<boolean> {
+  // This file's own changes (build settings) also invalidate the output.
+  const sources = Math.max(newestMtime(CLIENT_DIR), statSync(fileURLToPath(import.meta.url)).mtimeMs);
+  if (!options.force && oldestOutput() > sources) return false;
+  mkdirSync(DIST_DIR, { recursive: true });
+  await build({
+    entryPoints: { app: join(CLIENT_DIR, 'main.ts') },
+    outdir: DIST_DIR,
+    bundle: true,
+    format: 'iife',
+    target: ['chrome110', 'firefox110', 'safari16'],
+    minify: true,
+    sourcemap: false,
+    logLevel: 'silent',
+    legalComments: 'none',
+  });
+  copyFileSync(join(CLIENT_DIR, 'index.html'), join(DIST_DIR, 'index.html'));
+  return true;
+}

@@ -1,0 +1,193 @@
+/**
+ * Deep Zoom tile rendering: plan → readRegion → resize → encode, behind a render semaphore,
+ * with an LRU of encoded tiles (bounded by bytes) and coalescing of identical in-flight renders.
+ */
+import sharp, { type OverlayOptions } from 'sharp';
+import { createByteLru } from '../../pipeline/slide/cache.ts';
+import type { Slide } from '../../pipeline/slide/types.ts';
+import { dzLevel, planTile, TILE_OVERLAP, TILE_SIZE } from './deepzoom.ts';
+import { createSemaphore, type Semaphore } from './semaphore.ts';
+
+export type TileFormat = 'jpeg' | 'png';
+
+export interface TileRendererOptions {
+  /** JPEG quality 1..100. */
+  quality: number;
+  /** Encoded-tile cache size in bytes. */
+  cacheBytes: number;
+  /** Concurrent renders. */
+  concurrency: number;
+  /** Renders allowed to wait; more get QueueFullError (HTTP 503). */
+  maxQueue: number;
+}
+
+export interface TileRenderer {
+  /** Encoded tile, or undefined when the tile lies outside the pyramid. */
+  render(
+    slide: Slide,
+    level: number,
+    col: number,
+    row: number,
+    format: TileFormat,
+  ): Promise<Buffer | undefined>;
+  etag(slideId: string, level: number, col: number, row: number, format: TileFormat): string;
+  readonly semaphore: Semaphore;
+  readonly cachedBytes: number;
+}
+
+export async function encodeRgb(
+  data: Uint8Array,
+  width: number,
+  height: number,
+  channels: 3 | 4,
+  out: { width: number; height: number; format: TileFormat; quality: number },
+): Promise<Buffer> {
+  let img = sharp(data, { raw: { width, height, channels } });
+  if (out.width !== width || out.height !== height) {
+    img = img.resize(out.width, out.height, { fit: 'fill', kernel: 'lanczos3' });
+  }
+  return out.format === 'jpeg'
+    ? img.jpeg({ quality: out.quality, chromaSubsampling: '4:2:0' }).toBuffer()
+    : img.png({ compressionLevel: 3 }).toBuffer();
+}
+
+/**
+ * Largest region a tile reads directly. Beyond it (low DZ levels of a slide without a deep enough
+ * pyramid) the tile is composed from its 2×2 children at the next finer DZ level instead, so no
+ * request ever reads a whole level-0 image into memory.
+ */
+export const DIRECT_READ_PIXELS = 2048 * 2048;
+
+/** Pixel span [start, end) of tile `i` along an axis of `size` DZ pixels. */
+function tileSpan(i: number, size: number): [number, number] {
+  return [i * TILE_SIZE - (i > 0 ? TILE_OVERLAP : 0), Math.min(size, (i + 1) * TILE_SIZE + TILE_OVERLAP)];
+}
+
+export function createTileRenderer(options: TileRendererOptions): TileRenderer {
+  const cache = createByteLru<Buffer>(options.cacheBytes);
+  const inFlight = new Map<string, Promise<Buffer | undefined>>();
+  const semaphore = createSemaphore(options.concurrency, options.maxQueue);
+  const etag = (slideId: string, level: number, col: number, row: number, format: TileFormat) =>
+    `"${slideId}-${level}-${col}-${row}-${format === 'jpeg' ? `q${options.quality}` : 'png'}"`;
+
+  async function renderUncached(
+    slide: Slide,
+    level: number,
+    col: number,
+    row: number,
+    format: TileFormat,
+  ): Promise<Buffer | undefined> {
+    const plan = planTile(slide.width, slide.height, slide.levels, level, col, row);
+    if (!plan) return undefined;
+    if (plan.readWidth * plan.readHeight > DIRECT_READ_PIXELS)
+      return composeFromChildren(slide, level, col, row, format);
+    return semaphore.run(async () => {
+      const img = await slide.readRegion({
+        x: plan.x,
+        y: plan.y,
+        width: plan.readWidth,
+        height: plan.readHeight,
+        level: plan.level,
+      });
+      return encodeRgb(img.data, img.width, img.height, img.channels, {
+        width: plan.width,
+        height: plan.height,
+        format,
+        quality: options.quality,
+      });
+    });
+  }
+
+  /** A tile made by halving the (up to 2×2) finer tiles that cover it; children are rendered losslessly. */
+  async function composeFromChildren(
+    slide: Slide,
+    level: number,
+    col: number,
+    row: number,
+    format: TileFormat,
+  ): Promise<Buffer | undefined> {
+    const parent = dzLevel(slide.width, slide.height, level);
+    const child = dzLevel(slide.width, slide.height, level + 1);
+    const [px0, px1] = tileSpan(col, parent.width);
+    const [py0, py1] = tileSpan(row, parent.height);
+    // The parent's extent in child-level pixels, and the child tiles covering it.
+    const cx0 = 2 * px0;
+    const cy0 = 2 * py0;
+    const cx1 = Math.min(child.width, 2 * px1);
+    const cy1 = Math.min(child.height, 2 * py1);
+    const cols = [Math.floor(cx0 / TILE_SIZE), Math.min(child.cols - 1, Math.floor((cx1 - 1) / TILE_SIZE))];
+    const rows = [Math.floor(cy0 / TILE_SIZE), Math.min(child.rows - 1, Math.floor((cy1 - 1) / TILE_SIZE))];
+    const ux0 = tileSpan(cols[0], child.width)[0];
+    const uy0 = tileSpan(rows[0], child.height)[0];
+    const ux1 = tileSpan(cols[1], child.width)[1];
+    const uy1 = tileSpan(rows[1], child.height)[1];
+    // Children are awaited outside the semaphore: holding a slot while waiting for them could deadlock.
+    const parts: OverlayOptions[] = [];
+    for (let r = rows[0]; r <= rows[1]; r++) {
+      for (let c = cols[0]; c <= cols[1]; c++) {
+        const input = await render(slide, level + 1, c, r, 'png');
+        if (input)
+          parts.push({
+            input,
+            left: tileSpan(c, child.width)[0] - ux0,
+            top: tileSpan(r, child.height)[0] - uy0,
+          });
+      }
+    }
+    return semaphore.run(async () => {
+      const canvas = await sharp({
+        create: { width: ux1 - ux0, height: uy1 - uy0, channels: 3, background: { r: 255, g: 255, b: 255 } },
+      })
+        .composite(parts)
+        .removeAlpha()
+        .raw()
+        .toBuffer({ resolveWithObject: true });
+      const region = await sharp(canvas.data, {
+        raw: { width: canvas.info.width, height: canvas.info.height, channels: canvas.info.channels as 3 },
+      })
+        .extract({ left: cx0 - ux0, top: cy0 - uy0, width: cx1 - cx0, height: cy1 - cy0 })
+        .raw()
+        .toBuffer();
+      return encodeRgb(
+        new Uint8Array(region.buffer, region.byteOffset, region.byteLength),
+        cx1 - cx0,
+        cy1 - cy0,
+        3,
+        {
+          width: px1 - px0,
+          height: py1 - py0,
+          format,
+          quality: options.quality,
+        },
+      );
+    });
+  }
+
+  async function render(
+    slide: Slide,
+    level: number,
+    col: number,
+    row: number,
+    format: TileFormat,
+  ): Promise<Buffer | undefined> {
+    const key = etag(slide.id, level, col, row, format);
+    const hit = cache.get(key);
+    if (hit) return hit;
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const p = renderUncached(slide, level, col, row, format).finally(() => inFlight.delete(key));
+    inFlight.set(key, p);
+    const buf = await p;
+    if (buf) cache.set(key, buf);
+    return buf;
+  }
+
+  return {
+    render,
+    etag,
+    semaphore,
+    get cachedBytes() {
+      return cache.bytes;
+    },
+  };
+}
