@@ -1,5 +1,5 @@
 /** Sizes beyond which a header is treated as lying: checked before anything is allocated. */
-import { AbsurdDimensionsError } from '../errors.ts';
+import { AbsurdDimensionsError, SlideFormatError } from '../errors.ts';
 
 /** Largest side of a level (the biggest real slides are ~250,000 px wide). */
 export const MAX_SIDE = 1_000_000;
@@ -10,7 +10,9 @@ export const MAX_READ_PIXELS = 16_384 * 16_384;
 
 export function checkImageSize(what: string, width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new AbsurdDimensionsError(`${what} has invalid dimensions ${width}×${height}`);
+    throw new SlideFormatError(
+      `${what} has invalid dimensions ${width}×${height} (corrupt or truncated file)`,
+    );
   }
   if (width > MAX_SIDE || height > MAX_SIDE) {
     throw new AbsurdDimensionsError(
@@ -21,7 +23,9 @@ export function checkImageSize(what: string, width: number, height: number): voi
 
 export function checkBlockSize(what: string, width: number, height: number): void {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) {
-    throw new AbsurdDimensionsError(`${what} has invalid block dimensions ${width}×${height}`);
+    throw new SlideFormatError(
+      `${what} has invalid tile dimensions ${width}×${height} (corrupt or truncated file)`,
+    );
   }
   if (width * height > MAX_BLOCK_PIXELS) {
     throw new AbsurdDimensionsError(

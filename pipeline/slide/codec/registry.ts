@@ -27,6 +27,11 @@ const KNOWN_NAMES: Record<number, string> = {
   34892: 'lossy JPEG (DNG)',
 };
 
+/** The error for a code without a decoder, naming the compression when we know it. */
+export function unsupportedCompression(code: number): UnsupportedCompressionError {
+  return new UnsupportedCompressionError(code, KNOWN_NAMES[code]);
+}
+
 export function createCodecRegistry(): CodecRegistry {
   const loaders = new Map<number, () => Promise<Codec>>();
   const loaded = new Map<number, Promise<Codec>>();
@@ -41,7 +46,7 @@ export function createCodecRegistry(): CodecRegistry {
       let p = loaded.get(code);
       if (!p) {
         const load = loaders.get(code);
-        if (!load) return Promise.reject(new UnsupportedCompressionError(code, KNOWN_NAMES[code]));
+        if (!load) return Promise.reject(unsupportedCompression(code));
         p = load();
         loaded.set(code, p);
       }

@@ -7,10 +7,10 @@ import {
   type ImageFileDirectory,
   type RemoteSourceOptions,
 } from 'geotiff';
-import { SlideFormatError, UnsupportedCompressionError, WsiError } from '../../errors.ts';
+import { SlideFormatError, WsiError } from '../../errors.ts';
 import { readWindow } from '../assemble.ts';
 import type { CodecRegistry } from '../codec/registry.ts';
-import { createDefaultCodecs } from '../codec/registry.ts';
+import { createDefaultCodecs, unsupportedCompression } from '../codec/registry.ts';
 import { contentId, HEADER_BYTES } from '../hash.ts';
 import type { LevelSource } from '../level.ts';
 import { createTiledSlide } from '../tiled-slide.ts';
@@ -51,9 +51,16 @@ async function parseTiff(input: TiffOpenInput): Promise<GeoTIFF> {
   }
 }
 
-async function readPages(tiff: GeoTIFF, where: string): Promise<Page[]> {
+async function readPages(tiff: GeoTIFF, where: string, fileSize: number | undefined): Promise<Page[]> {
   const pages: Page[] = [];
+  let offset = tiff.firstIFDOffset;
   for (let i = 0; i < MAX_PAGES; i++) {
+    // geotiff reads zeros past the end of a file: check that the directory lies inside it first.
+    if (fileSize !== undefined && offset + 2 > fileSize) {
+      throw new SlideFormatError(
+        `${where}: file is truncated (TIFF directory ${i} is at byte ${offset}, the file has ${fileSize})`,
+      );
+    }
     let ifd: ImageFileDirectory;
     try {
       ifd = await tiff.requestIFD(i);
@@ -66,6 +73,7 @@ async function readPages(tiff: GeoTIFF, where: string): Promise<Page[]> {
     }
     pages.push({ index: i, info: await readIfd(ifd, `${where} page ${i}`) });
     if (!ifd.nextIFDByteOffset) break;
+    offset = ifd.nextIFDByteOffset;
   }
   return pages;
 }
@@ -88,7 +96,7 @@ async function readSubIfds(tiff: GeoTIFF, base: IfdInfo, where: string): Promise
 
 function checkDecodable(p: Page, codecs: CodecRegistry, where: string): void {
   const i = p.info;
-  if (!codecs.has(i.compression)) throw new UnsupportedCompressionError(i.compression);
+  if (!codecs.has(i.compression)) throw unsupportedCompression(i.compression);
   if (i.bitsPerSample !== 8) {
     throw new SlideFormatError(`${where}: ${i.bitsPerSample}-bit samples are not supported (8-bit only)`);
   }
@@ -136,7 +144,8 @@ export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
   const where = input.location;
   const tiff = await parseTiff(input);
   try {
-    const pages = await readPages(tiff, where);
+    const knownSize = input.fileSize ?? tiff.source.fileSize ?? undefined;
+    const pages = await readPages(tiff, where, knownSize);
     const first = pages[0].info;
     const layout: Layout = isAperio(first.description)
       ? 'aperio'
@@ -146,7 +155,7 @@ export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
     const subIfds = layout === 'aperio' ? [] : await readSubIfds(tiff, first, where);
     const { levels: levelPages, associated } = classifyPages(layout, pages, subIfds);
     const codecs = createDefaultCodecs();
-    const fileSize = input.fileSize ?? tiff.source.fileSize ?? undefined;
+    const fileSize = knownSize;
     for (const p of levelPages) {
       checkDecodable(p, codecs, where);
       await checkBlocksInFile(p, fileSize, where);
@@ -191,7 +200,8 @@ export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
 
     const size = fileSize ?? 0;
     const header = await readBytes(tiff.source, 0, Math.min(HEADER_BYTES, size || HEADER_BYTES));
-    const id = await contentId(size, header, levels);
+    const counts = await Promise.all(levelPages.map(async (p) => (await p.info.loadBlocks()).counts));
+    const id = await contentId(size, header, levels, counts);
     return createTiledSlide({
       id,
       source: input.location,
