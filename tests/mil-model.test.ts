@@ -84,8 +84,9 @@ describe('attention-MIL model', () => {
     const val = toyBags(20, 22).bags;
     const test = toyBags(40, 23);
     const result = await trainMil(train, val, {
-      epochs: 40,
-      patience: 12,
+      epochs: 20,
+      patience: 10,
+      learningRate: 3e-3,
       seed: 7,
       hiddenDim: 32,
       attentionDim: 16,
@@ -115,8 +116,9 @@ describe('attention-MIL model', () => {
     const test = toyBags(40, 33).bags;
     const result = await trainMil(train, val, {
       kind: 'max',
-      epochs: 40,
-      patience: 12,
+      epochs: 20,
+      patience: 10,
+      learningRate: 3e-3,
       seed: 8,
       hiddenDim: 32,
     });

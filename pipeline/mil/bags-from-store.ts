@@ -1,0 +1,65 @@
+/** Bags from an 'embed' run: one bag per finished slide, instances in (y, x) order. */
+import { ConfigError, StoreError } from '../errors.ts';
+import type { Store } from '../store/db.ts';
+import { doneSlidesOfRun, type EmbeddedPatchRow, embeddedPatches } from '../store/mil-queries.ts';
+import { getRun, listRuns } from '../store/runs.ts';
+import { type Bag, makeBag } from './bag.ts';
+import { decodeEmbeddingInto, type EmbeddingDtype } from './embedding-codec.ts';
+import { slideKey } from './labels.ts';
+
+export interface StoredBag extends Bag {
+  slideName: string;
+  /** The patch rows behind the instances, same order. */
+  patches: Omit<EmbeddedPatchRow, 'embedding'>[];
+}
+
+/** The given 'embed' run, or the newest finished one. */
+export function resolveEmbedRun(store: Store, runId?: number): { id: number; dtype: EmbeddingDtype } {
+  const run =
+    runId !== undefined
+      ? getRun(store, runId)
+      : listRuns(store, 'embed')
+          .filter((r) => r.status === 'done')
+          .at(-1);
+  if (!run) {
+    throw new ConfigError(
+      runId !== undefined
+        ? `no run ${runId} in ${store.path}`
+        : `no finished embed run in ${store.path}; run \`wsi embed\` first`,
+    );
+  }
+  if (run.kind !== 'embed') throw new ConfigError(`run ${run.id} is a '${run.kind}' run, not 'embed'`);
+  const dtype = run.config.dtype === 'float16' ? 'float16' : 'float32';
+  return { id: run.id, dtype };
+}
+
+/**
+ * Loads the bags of an embed run. With `labels`, only labelled slides are returned (with their label);
+ * `onlyKeys` restricts to those slide keys.
+ */
+export function loadBags(
+  store: Store,
+  run: { id: number; dtype: EmbeddingDtype },
+  options: { labels?: Map<string, 0 | 1>; onlyKeys?: Set<string> } = {},
+): StoredBag[] {
+  const bags: StoredBag[] = [];
+  for (const slide of doneSlidesOfRun(store, run.id)) {
+    const key = slideKey(slide.name);
+    if (options.onlyKeys && !options.onlyKeys.has(key)) continue;
+    const label = options.labels?.get(key);
+    if (options.labels && label === undefined) continue;
+    const rows = embeddedPatches(store, run.id, slide.id);
+    if (rows.length === 0) continue; // no tissue: nothing to pool
+    const bytes = run.dtype === 'float32' ? 4 : 2;
+    const dim = rows[0].embedding.byteLength / bytes;
+    if (!Number.isInteger(dim) || dim < 1)
+      throw new StoreError(`run ${run.id}: malformed embedding on ${slide.name}`);
+    const x = new Float32Array(rows.length * dim);
+    const patches = rows.map(({ embedding, ...box }, i) => {
+      decodeEmbeddingInto(embedding, run.dtype, dim, x, i * dim);
+      return box;
+    });
+    bags.push({ ...makeBag(slide.id, x, dim, label), slideName: slide.name, patches });
+  }
+  return bags;
+}

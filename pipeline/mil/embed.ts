@@ -1,0 +1,177 @@
+/**
+ * The embedding stage: every patch of a source run (by default the newest 'patches' run of each slide)
+ * is read at the encoder's resolution and embedded in the worker pool; the main thread writes the
+ * vectors into an 'embed' run, one transaction per slide, so a killed run resumes at the next slide.
+ */
+import { resolve } from 'node:path';
+import type { EmbedTask } from '../../workers/embed-patches.ts';
+import { ConfigError, ModelError } from '../errors.ts';
+import { readModelMeta } from '../models/model-io.ts';
+import { FEATURES_LAYER } from '../models/patch-classifier.ts';
+import type { WorkerPool } from '../pool.ts';
+import { openSlide } from '../slide/index.ts';
+import type { Store } from '../store/db.ts';
+import {
+  modelIdByPath,
+  newestRunWithPatches,
+  type PatchBoxRow,
+  patchBoxes,
+  writeSlideEmbeddings,
+} from '../store/mil-queries.ts';
+import { registerModel } from '../store/models.ts';
+import { beginRun, failRun, finishRun, getRun, isSlideDone } from '../store/runs.ts';
+import { upsertSlide } from '../store/slides.ts';
+import { type EmbeddingDtype, encodeEmbedding } from './embedding-codec.ts';
+import { type PatchRead, planPatchRead } from './patch-read.ts';
+
+/** Run kinds whose patch rows can serve as the grid to embed, most preferred first. */
+export const PATCH_SOURCE_KINDS = ['patches'] as const;
+
+export interface EmbedOptions {
+  modelDir: string;
+  /** Encoder layer (default: the classifier's 'features' layer). */
+  layer?: string;
+  /** Take patch boxes from this run instead of each slide's newest 'patches' run. */
+  patchesRun?: number;
+  dtype?: EmbeddingDtype;
+  /** Skip patches whose tissue fraction is below this. */
+  minTissue?: number;
+  /** Patches per worker task. */
+  batch?: number;
+  pool: WorkerPool;
+  /** Called with the number of patches just embedded, and once per slide with its name. */
+  onProgress?(patches: number, slideName?: string): void;
+  log?(line: string): void;
+}
+
+export interface EmbedSummary {
+  runId: number;
+  resumed: boolean;
+  dim: number | null;
+  slides: number;
+  skipped: number;
+  patches: number;
+}
+
+export async function embedSlides(
+  store: Store,
+  slidePaths: readonly string[],
+  o: EmbedOptions,
+): Promise<EmbedSummary> {
+  if (slidePaths.length === 0) throw new ConfigError('no slides given to embed');
+  const modelDir = resolve(o.modelDir);
+  const meta = readModelMeta(modelDir);
+  if (!meta.training)
+    throw new ModelError(`model ${modelDir} is untrained (its sidecar has no training record)`);
+  const layer = o.layer ?? FEATURES_LAYER;
+  const dtype = o.dtype ?? 'float32';
+  const batch = o.batch ?? 16;
+  const minTissue = o.minTissue ?? 0;
+  if (o.patchesRun !== undefined && !getRun(store, o.patchesRun)) {
+    throw new ConfigError(`--patches-run ${o.patchesRun}: no such run in ${store.path}`);
+  }
+  const modelId =
+    modelIdByPath(store, modelDir) ??
+    registerModel(store, {
+      name: meta.name,
+      kind: meta.kind,
+      path: modelDir,
+      config: meta.training.config ?? {},
+      metrics: meta.training.metrics ?? {},
+    });
+  const config = { model: modelDir, layer, dtype, minTissue, patchesRun: o.patchesRun ?? 'newest' };
+  const { runId, resumed } = beginRun(store, 'embed', config, { modelId, parentRunId: o.patchesRun });
+  const summary: EmbedSummary = { runId, resumed, dim: null, slides: 0, skipped: 0, patches: 0 };
+  try {
+    for (const path of slidePaths) {
+      const slide = await openSlide(path);
+      let slideId: string;
+      let info: { mpp: number | null; levels: typeof slide.levels };
+      try {
+        slideId = upsertSlide(store, slide);
+        info = { mpp: slide.mpp?.x ?? null, levels: slide.levels };
+      } finally {
+        await slide.close();
+      }
+      if (isSlideDone(store, runId, slideId)) {
+        summary.skipped++;
+        continue;
+      }
+      const sourceRun = o.patchesRun ?? newestRunWithPatches(store, slideId, PATCH_SOURCE_KINDS);
+      if (sourceRun === undefined) {
+        throw new ConfigError(
+          `${path}: no patches in the store for this slide; run \`wsi patches\` on it first`,
+        );
+      }
+      const boxes = patchBoxes(store, sourceRun, slideId, minTissue);
+      const model = { mpp: meta.input.mpp, patchSize: meta.input.patchSize };
+      const reads = boxes.map((b) => planPatchRead(b, info, model));
+      const vectors = await embedReads(path, modelDir, layer, reads, batch, o);
+      const dim = boxes.length ? vectors.length / boxes.length : (summary.dim ?? 0);
+      if (summary.dim !== null && boxes.length && dim !== summary.dim) {
+        throw new ModelError(`embedding length changed from ${summary.dim} to ${dim}`);
+      }
+      if (boxes.length) summary.dim = dim;
+      const blobs = boxes.map((_, i) => encodeEmbedding(vectors.subarray(i * dim, (i + 1) * dim), dtype));
+      writeSlideEmbeddings(store, runId, slideId, boxes as PatchBoxRow[], blobs);
+      summary.slides++;
+      summary.patches += boxes.length;
+      o.onProgress?.(0, path);
+    }
+    finishRun(store, runId, {
+      slides: summary.slides,
+      skipped: summary.skipped,
+      patches: summary.patches,
+      dim: summary.dim,
+    });
+    return summary;
+  } catch (err) {
+    failRun(store, runId, (err as Error).message);
+    throw err;
+  }
+}
+
+/** Embeds planned reads in the pool, batching windows of equal size; returns [reads × dim] in order. */
+async function embedReads(
+  slidePath: string,
+  modelDir: string,
+  layer: string,
+  reads: readonly PatchRead[],
+  batch: number,
+  o: EmbedOptions,
+): Promise<Float32Array> {
+  const groups = new Map<string, number[]>();
+  reads.forEach((r, i) => {
+    const key = r.mode === 'mpp' ? `m${r.mpp}/${r.size}` : `l${r.level}/${r.size}`;
+    const list = groups.get(key) ?? [];
+    list.push(i);
+    groups.set(key, list);
+  });
+  const chunks: number[][] = [];
+  for (const idx of groups.values())
+    for (let s = 0; s < idx.length; s += batch) chunks.push(idx.slice(s, s + batch));
+  let out: Float32Array | undefined;
+  await Promise.all(
+    chunks.map(async (chunk) => {
+      const first = reads[chunk[0]];
+      const task: EmbedTask = {
+        slidePath,
+        modelDir,
+        layer,
+        mode: first.mode,
+        mpp: first.mode === 'mpp' ? first.mpp : 0,
+        level: first.mode === 'level' ? first.level : 0,
+        size: first.size,
+        origins: chunk.flatMap((i) => [reads[i].x, reads[i].y]),
+      };
+      const result = await o.pool.run<Float32Array>('embed-patches', task);
+      const dim = result.length / chunk.length;
+      out ??= new Float32Array(reads.length * dim);
+      chunk.forEach((i, k) => {
+        out?.set(result.subarray(k * dim, (k + 1) * dim), i * dim);
+      });
+      o.onProgress?.(chunk.length);
+    }),
+  );
+  return out ?? new Float32Array(0);
+}
