@@ -142,10 +142,11 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
       if (!Number.isFinite(r.x) || !Number.isFinite(r.y))
         throw new ReadRangeError('x and y must be finite numbers');
       const ds = levelInfo[r.level].downsample;
+      // Nearest level pixel: OpenSlide paints at the fractional position x / downsample; rounding matches it best.
       return readLevelWindow(
         r.level,
-        Math.floor(r.x / ds),
-        Math.floor(r.y / ds),
+        Math.round(r.x / ds),
+        Math.round(r.y / ds),
         r.width,
         r.height,
         o?.signal,
