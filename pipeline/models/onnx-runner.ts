@@ -3,6 +3,9 @@
  * build has it and a GPU answers, the CPU provider otherwise. Input and output are NHWC float32, like the
  * tfjs model the graph came from.
  */
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import path from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { ModelError } from '../errors.ts';
 
@@ -38,6 +41,20 @@ async function createSession(
   });
 }
 
+/**
+ * The CUDA provider is a separate shared library that onnxruntime-node's installer fetches only on
+ * machines that can reach it; asking for it without the library logs errors, so look for the file first.
+ */
+export function cudaProviderInstalled(): boolean {
+  try {
+    const main = createRequire(import.meta.url).resolve('onnxruntime-node');
+    const bin = path.join(path.dirname(main), '..', 'bin', 'napi-v6', process.platform, process.arch);
+    return existsSync(path.join(bin, 'libonnxruntime_providers_cuda.so'));
+  } catch {
+    return false;
+  }
+}
+
 export async function createOnnxRunner(
   bytes: Uint8Array,
   options: OnnxRunnerOptions = {},
@@ -45,7 +62,7 @@ export async function createOnnxRunner(
   const threads = options.threads ?? 1;
   let session: ort.InferenceSession | undefined;
   let provider = 'cpu';
-  if (options.gpu ?? true) {
+  if ((options.gpu ?? true) && cudaProviderInstalled()) {
     try {
       session = await createSession(bytes, 'cuda', threads);
       provider = 'cuda';
