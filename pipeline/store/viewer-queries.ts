@@ -206,3 +206,13 @@ export function plateWells(store: Store, runId: number, plate: string): WellRow[
   }
   return wells.map((w) => ({ ...w, images: byWell.get(w.well) ?? [] }));
 }
+
+/** Slides registered as plate images (a counting run's per-well fields), to list them apart from whole slides. */
+export function plateImageSlides(
+  store: Store,
+): Map<string, { runId: number; plate: string | null; well: string | null }> {
+  const rows = store.db
+    .prepare('SELECT slide_id AS slideId, MAX(run_id) AS runId, plate, well FROM counts GROUP BY slide_id')
+    .all() as { slideId: string; runId: number; plate: string | null; well: string | null }[];
+  return new Map(rows.map((r) => [r.slideId, { runId: r.runId, plate: r.plate, well: r.well }]));
+}

@@ -12,6 +12,8 @@ export interface SlideInfo {
   vendor: string | null;
   levels: { width: number; height: number; downsample: number }[];
   dzi: string;
+  /** Set when the slide is a well image of a counting run (listed apart from whole slides). */
+  plateImage?: { runId: number; plate: string | null; well: string | null } | null;
 }
 
 export interface SlideRun {

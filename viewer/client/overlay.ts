@@ -3,7 +3,7 @@
  * heatmap (nearest-neighbour, so each patch stays a crisp square at every zoom), annotation
  * outlines, cell markers and a highlighted patch. Redrawn on every viewport change.
  */
-import OpenSeadragon from 'openseadragon';
+import type OpenSeadragon from 'openseadragon';
 import type { Annotation, CellsResponse, HeatmapInfo } from './api.ts';
 
 export interface OverlayState {
@@ -24,6 +24,8 @@ export class OverlayPainter {
   state: OverlayState = {};
   private readonly viewer: OpenSeadragon.Viewer;
   private frame = 0;
+  private readonly resizeObserver: ResizeObserver;
+  private destroyed = false;
 
   constructor(viewer: OpenSeadragon.Viewer) {
     this.viewer = viewer;
@@ -33,7 +35,16 @@ export class OverlayPainter {
     const redraw = () => this.schedule();
     viewer.addHandler('update-viewport', redraw);
     viewer.addHandler('resize', redraw);
-    new ResizeObserver(redraw).observe(viewer.container);
+    this.resizeObserver = new ResizeObserver(redraw);
+    this.resizeObserver.observe(viewer.container);
+  }
+
+  /** Stops drawing; call before the viewer is destroyed. */
+  destroy(): void {
+    this.destroyed = true;
+    this.resizeObserver.disconnect();
+    if (this.frame) cancelAnimationFrame(this.frame);
+    this.frame = 0;
   }
 
   set(patch: Partial<OverlayState>): void {
@@ -42,7 +53,7 @@ export class OverlayPainter {
   }
 
   schedule(): void {
-    if (this.frame) return;
+    if (this.frame || this.destroyed) return;
     this.frame = requestAnimationFrame(() => {
       this.frame = 0;
       this.draw();
@@ -54,8 +65,14 @@ export class OverlayPainter {
   }
 
   /** Level-0 pixel → CSS pixel inside the viewer element. */
-  private toScreen(item: OpenSeadragon.TiledImage, x: number, y: number): { x: number; y: number } {
-    const p = item.imageToViewerElementCoordinates(new OpenSeadragon.Point(x, y));
+  private toScreen(x: number, y: number): { x: number; y: number } {
+    // Current (animated) positions on both steps: TiledImage.imageToViewerElementCoordinates mixes
+    // the target image→viewport transform with the current viewport, which drifts while zooming.
+    // (Viewport.imageToViewportCoordinates uses the current transform of the single image.)
+    const p = this.viewer.viewport.pixelFromPoint(
+      this.viewer.viewport.imageToViewportCoordinates(x, y),
+      true,
+    );
     return { x: p.x, y: p.y };
   }
 
@@ -77,13 +94,12 @@ export class OverlayPainter {
     ctx.clearRect(0, 0, w, hgt);
     if (!item) return;
     const { heatmap, annotations, cells, highlight } = this.state;
-    if (heatmap?.image.complete && heatmap.image.naturalWidth > 0)
-      this.drawHeatmap(ctx, item, heatmap, w, hgt);
-    if (annotations) this.drawAnnotations(ctx, item, annotations);
+    if (heatmap?.image.complete && heatmap.image.naturalWidth > 0) this.drawHeatmap(ctx, heatmap, w, hgt);
+    if (annotations) this.drawAnnotations(ctx, annotations);
     if (cells) this.drawCells(ctx, item, cells);
     if (highlight) {
-      const a = this.toScreen(item, highlight.x, highlight.y);
-      const b = this.toScreen(item, highlight.x + highlight.width, highlight.y + highlight.height);
+      const a = this.toScreen(highlight.x, highlight.y);
+      const b = this.toScreen(highlight.x + highlight.width, highlight.y + highlight.height);
       ctx.lineWidth = 2;
       ctx.strokeStyle = '#ffffff';
       ctx.setLineDash([6, 4]);
@@ -94,14 +110,13 @@ export class OverlayPainter {
 
   private drawHeatmap(
     ctx: CanvasRenderingContext2D,
-    item: OpenSeadragon.TiledImage,
     hm: NonNullable<OverlayState['heatmap']>,
     viewW: number,
     viewH: number,
   ): void {
     const { info, image } = hm;
-    const a = this.toScreen(item, info.x, info.y);
-    const b = this.toScreen(item, info.x + info.width, info.y + info.height);
+    const a = this.toScreen(info.x, info.y);
+    const b = this.toScreen(info.x + info.width, info.y + info.height);
     const dw = b.x - a.x;
     const dh = b.y - a.y;
     if (dw <= 0 || dh <= 0) return;
@@ -123,11 +138,7 @@ export class OverlayPainter {
     ctx.restore();
   }
 
-  private drawAnnotations(
-    ctx: CanvasRenderingContext2D,
-    item: OpenSeadragon.TiledImage,
-    list: Annotation[],
-  ): void {
+  private drawAnnotations(ctx: CanvasRenderingContext2D, list: Annotation[]): void {
     ctx.save();
     ctx.lineWidth = 2;
     ctx.lineJoin = 'round';
@@ -136,7 +147,7 @@ export class OverlayPainter {
       ctx.strokeStyle = ANNOTATION_COLOURS[ann.class] ?? ANNOTATION_COLOURS.other;
       ctx.beginPath();
       ann.coords.forEach(([x, y], i) => {
-        const p = this.toScreen(item, x, y);
+        const p = this.toScreen(x, y);
         if (i === 0) ctx.moveTo(p.x, p.y);
         else ctx.lineTo(p.x, p.y);
       });
@@ -151,21 +162,32 @@ export class OverlayPainter {
     item: OpenSeadragon.TiledImage,
     cells: CellsResponse['cells'],
   ): void {
-    // Marker radius: ~4 µm-ish nucleus at high zoom, never smaller than 2.5 px.
+    // Rings leave the nucleus visible; a small centre dot marks the detected position exactly.
+    // Radius follows the zoom (about 6 level-0 px), clamped to stay visible and not cover neighbours.
     const zoom = item.viewportToImageZoom(this.viewer.viewport.getZoom(true));
-    const r = Math.max(2.5, Math.min(8, 5 * zoom));
+    const r = Math.max(3, Math.min(14, 6 * zoom));
+    const points = cells.map((c) => this.toScreen(c.x, c.y));
     ctx.save();
-    ctx.lineWidth = 1.5;
-    ctx.strokeStyle = 'rgba(0, 0, 0, 0.75)';
+    const ring = (width: number, colour: string) => {
+      ctx.lineWidth = width;
+      ctx.strokeStyle = colour;
+      ctx.beginPath();
+      for (const p of points) {
+        ctx.moveTo(p.x + r, p.y);
+        ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
+      }
+      ctx.stroke();
+    };
+    ring(3.5, 'rgba(0, 0, 0, 0.6)');
+    ring(1.8, '#00e5ff');
     ctx.fillStyle = '#00e5ff';
     ctx.beginPath();
-    for (const c of cells) {
-      const p = this.toScreen(item, c.x, c.y);
-      ctx.moveTo(p.x + r, p.y);
-      ctx.arc(p.x, p.y, r, 0, Math.PI * 2);
+    const dot = Math.min(2, r / 2);
+    for (const p of points) {
+      ctx.moveTo(p.x + dot, p.y);
+      ctx.arc(p.x, p.y, dot, 0, Math.PI * 2);
     }
     ctx.fill();
-    ctx.stroke();
     ctx.restore();
   }
 }

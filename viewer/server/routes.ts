@@ -15,6 +15,7 @@ import {
   listSlideRuns,
   type PatchValue,
   patchValues,
+  plateImageSlides,
   plateWells,
   slideAnnotations,
   topAttention,
@@ -215,7 +216,17 @@ export const ROUTES: [RegExp, Handler][] = [
       sendBody(r.req, r.res, f.body, { contentType: f.contentType, cacheControl: 'public, max-age=86400' });
     },
   ],
-  [/^\/api\/slides$/, (ctx, r) => sendJson(r.res, 200, ctx.slides.list().map(slideJson))],
+  [
+    /^\/api\/slides$/,
+    (ctx, r) => {
+      const wells = plateImageSlides(ctx.store);
+      sendJson(
+        r.res,
+        200,
+        ctx.slides.list().map((s) => ({ ...slideJson(s), plateImage: wells.get(s.id) ?? null })),
+      );
+    },
+  ],
   [
     new RegExp(`^/api/slides/${ID}$`),
     (ctx, r) => {

@@ -2,6 +2,27 @@
 import { api, type SlideInfo } from '../api.ts';
 import { h } from '../dom.ts';
 
+function wellCard(s: SlideInfo): HTMLElement {
+  const where = s.plateImage ? `${s.plateImage.plate ?? ''} ${s.plateImage.well ?? ''}`.trim() : '';
+  const cells = s.plateImage ? `?cells=${s.plateImage.runId}` : '';
+  return h(
+    'a',
+    {
+      class: 'card small-card',
+      href: `#/slide/${encodeURIComponent(s.id)}${cells}`,
+      'data-testid': 'image-card',
+      'data-name': s.name,
+    },
+    h('div', { class: 'thumb dark' }, h('img', { src: api.thumbnailUrl(s.id), alt: '', loading: 'lazy' })),
+    h(
+      'div',
+      { class: 'card-body' },
+      h('div', { class: 'card-title', title: s.name }, where || s.name),
+      h('div', { class: 'card-meta' }, s.name),
+    ),
+  );
+}
+
 function slideCard(s: SlideInfo): HTMLElement {
   const mpp = s.mpp != null ? `${s.mpp.toFixed(3)} µm/px` : 'MPP unknown';
   return h(
@@ -31,7 +52,9 @@ function slideCard(s: SlideInfo): HTMLElement {
 }
 
 export async function listPage(root: HTMLElement): Promise<() => void> {
-  const [slides, plates] = await Promise.all([api.slides(), api.plates()]);
+  const [all, plates] = await Promise.all([api.slides(), api.plates()]);
+  const slides = all.filter((s) => !s.plateImage);
+  const wellImages = all.filter((s) => s.plateImage);
   const plateLinks = plates.flatMap((run) =>
     run.plates.map((plate) =>
       h(
@@ -60,7 +83,7 @@ export async function listPage(root: HTMLElement): Promise<() => void> {
         'header',
         { class: 'topbar' },
         h('h1', {}, 'Slides'),
-        h('span', { class: 'muted' }, `${slides.length} registered`),
+        h('span', { class: 'muted' }, `${slides.length} slide${slides.length === 1 ? '' : 's'}`),
       ),
       h(
         'main',
@@ -70,6 +93,8 @@ export async function listPage(root: HTMLElement): Promise<() => void> {
           : h('p', { class: 'empty' }, 'No slides registered. Start the server with --slides DIR.'),
         plateLinks.length ? h('h2', { class: 'section-title' }, 'Plates') : null,
         plateLinks.length ? h('div', { class: 'plates' }, ...plateLinks) : null,
+        wellImages.length ? h('h2', { class: 'section-title' }, `Well images (${wellImages.length})`) : null,
+        wellImages.length ? h('div', { class: 'cards small-cards' }, ...wellImages.map(wellCard)) : null,
       ),
     ),
   );

@@ -16,6 +16,13 @@ import { gradientLegend, h } from '../dom.ts';
 import { OverlayPainter } from '../overlay.ts';
 import { formatCount, formatMagnification, formatMicrons, magnification, niceScaleBar } from '../scale.ts';
 
+declare global {
+  interface Window {
+    /** The current OpenSeadragon viewer, for scripting from the console and end-to-end tests. */
+    wsiViewer?: OpenSeadragon.Viewer;
+  }
+}
+
 interface HeatmapChoice {
   runId: number;
   value: PatchValue;
@@ -29,7 +36,8 @@ function heatmapChoices(runs: SlideRun[]): HeatmapChoice[] {
     if (r.scored > 0) out.push({ runId: r.runId, value: 'score', label: `${name}: tumour probability` });
     if (r.attended > 0) out.push({ runId: r.runId, value: 'attention', label: `${name}: attention` });
   }
-  return out;
+  // Tumour probability first: it is what a pathologist usually wants to see first.
+  return out.sort((a, b) => (a.value === b.value ? 0 : a.value === 'score' ? -1 : 1));
 }
 
 function section(title: string, ...children: (Node | null)[]): HTMLElement {
@@ -181,7 +189,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     tileSources: slide.dzi,
     drawer: 'canvas',
     showNavigator: true,
-    navigatorPosition: 'TOP_LEFT',
+    navigatorPosition: 'TOP_RIGHT',
     navigatorAutoFade: false,
     maxZoomPixelRatio: 2,
     visibilityRatio: 0.5,
@@ -189,6 +197,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     gestureSettingsMouse: { clickToZoom: false },
   });
   const painter = new OverlayPainter(viewer);
+  window.wsiViewer = viewer;
 
   function levelZeroZoom(): number {
     const item = viewer.world.getItemAt(0);
@@ -372,6 +381,8 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     window.clearTimeout(cellsTimer);
     cellsAbort?.abort();
     tracker.destroy();
+    painter.destroy();
     viewer.destroy();
+    window.wsiViewer = undefined;
   };
 }
