@@ -1,4 +1,6 @@
 /** Opens a TIFF-family slide (Aperio SVS, OME-TIFF, generic tiled/stripped TIFF) from a file or URL. */
+// Must run before geotiff loads (see the file).
+import './worker-threads-shim.ts';
 import {
   type BlockedSourceOptions,
   fromFile,
