@@ -217,3 +217,24 @@ export function newPatchClassifier(
   };
   return { model, meta };
 }
+
+/** Multiply-adds of one forward pass on a height × width input (convolutions and the head; pooling, BN and ReLU are negligible). */
+export function multiplyAdds(spec: ArchSpec, height: number, width: number): number {
+  let h = height;
+  let w = width;
+  let channels = 3;
+  let macs = 0;
+  for (const l of spec.layers) {
+    const k = l.type === 'conv' ? l.kernel : l.size;
+    const stride = l.stride ?? (l.type === 'conv' ? 1 : l.size);
+    const span = (k - 1) * (l.type === 'conv' ? (l.dilation ?? 1) : 1) + 1;
+    h = Math.floor((h - span) / stride) + 1;
+    w = Math.floor((w - span) / stride) + 1;
+    if (h <= 0 || w <= 0) return macs;
+    if (l.type === 'conv') {
+      macs += h * w * k * k * channels * l.filters;
+      channels = l.filters;
+    }
+  }
+  return macs + h * w * channels;
+}
