@@ -4,7 +4,7 @@ import type { LevelInfo } from '../pipeline/slide/types.ts';
 import { formatMagnification, magnification, niceScaleBar } from '../viewer/client/scale.ts';
 import { screenRequest } from '../viewer/server/app.ts';
 import { colourOf, VIRIDIS } from '../viewer/server/colormap.ts';
-import { chooseSlideLevel, dzLevel, dzMaxLevel, planTile, TILE_SIZE } from '../viewer/server/deepzoom.ts';
+import { chooseSlideLevel, dziXml, dzLevel, dzMaxLevel, planTile } from '../viewer/server/deepzoom.ts';
 import { heatmapGrid, heatmapPixels } from '../viewer/server/heatmap.ts';
 import type { HttpError } from '../viewer/server/http.ts';
 import { createSemaphore, QueueFullError } from '../viewer/server/semaphore.ts';
@@ -25,15 +25,30 @@ describe('deep zoom geometry', () => {
     expect(dzLevel(2220, 2967, 0)).toMatchObject({ width: 1, height: 1, cols: 1, rows: 1 });
   });
 
-  it('gives interior tiles 1 px of overlap on each side and clips edge tiles to the image', () => {
+  it('with OpenSlide’s 254 + 1 geometry, gives interior tiles 1 px of overlap on each side and clips edge tiles', () => {
     const levels = [lvl(2220, 2967, 1)];
-    const first = planTile(2220, 2967, levels, 12, 0, 0)!;
-    expect([first.x, first.y, first.width, first.height]).toEqual([0, 0, TILE_SIZE + 1, TILE_SIZE + 1]);
-    const inner = planTile(2220, 2967, levels, 12, 3, 4)!;
+    const g = { tileSize: 254, overlap: 1 };
+    expect(dzLevel(2220, 2967, 12, g)).toMatchObject({ cols: 9, rows: 12 });
+    const first = planTile(2220, 2967, levels, 12, 0, 0, g)!;
+    expect([first.x, first.y, first.width, first.height]).toEqual([0, 0, 255, 255]);
+    const inner = planTile(2220, 2967, levels, 12, 3, 4, g)!;
     expect([inner.x, inner.y, inner.width, inner.height]).toEqual([3 * 254 - 1, 4 * 254 - 1, 256, 256]);
-    const last = planTile(2220, 2967, levels, 12, 8, 11)!;
+    const last = planTile(2220, 2967, levels, 12, 8, 11, g)!;
     expect(last.width).toBe(2220 - (8 * 254 - 1));
     expect(last.height).toBe(2967 - (11 * 254 - 1));
+    expect(dziXml(2220, 2967, 'jpeg', g)).toContain('Overlap="1" TileSize="254"');
+  });
+
+  it('by default uses 256 + 0 tiles, so full-resolution DZ tiles coincide with 256-px stored tiles', () => {
+    const levels = [lvl(2220, 2967, 1)];
+    expect(dzLevel(2220, 2967, 12)).toMatchObject({ cols: 9, rows: 12 });
+    const inner = planTile(2220, 2967, levels, 12, 3, 4)!;
+    expect([inner.x, inner.y, inner.readWidth, inner.readHeight, inner.width]).toEqual([
+      768, 1024, 256, 256, 256,
+    ]);
+    const last = planTile(2220, 2967, levels, 12, 8, 11)!;
+    expect([last.width, last.height]).toEqual([2220 - 2048, 2967 - 2816]);
+    expect(dziXml(2220, 2967, 'png')).toContain('Format="png" Overlap="0" TileSize="256"');
   });
 
   it('refuses tiles outside the pyramid', () => {

@@ -34,7 +34,8 @@ export function listSlideFiles(paths: string[]): string[] {
 }
 
 const usage = `usage: wsi serve [--db results.sqlite] [--slides DIR|FILE ...] [--host 127.0.0.1] [--port 8080]
-                 [--format jpeg|png] [--quality 80] [--cache-mb 128] [--renders 4]
+                 [--format jpeg|png] [--quality 80] [--tile-size 256] [--overlap 0]
+                 [--cache-mb 128] [--renders 4]
 
 Serves the slide viewer. Slides given with --slides (files, or directories of slide files) are
 registered in the store; slides already in the store are served too. Only registered slides are
@@ -46,6 +47,8 @@ served, by id; label and macro images never are.
   --port N        port (default 8080; 0 picks a free one)
   --format F      Deep Zoom tile format: jpeg (default) or png
   --quality Q     JPEG quality 1-100 (default 80)
+  --tile-size N   Deep Zoom tile size (default 256: one stored tile per DZ tile on 256-tiled slides)
+  --overlap N     Deep Zoom tile overlap (default 0; OpenSlide's deepzoom uses 254 + 1)
   --cache-mb N    encoded-tile cache (default 128 MiB)
   --renders N     concurrent tile renders (default 4)`;
 
@@ -64,6 +67,8 @@ export const command: Command = {
         format: { type: 'string' },
         quality: { type: 'string' },
         'cache-mb': { type: 'string' },
+        'tile-size': { type: 'string' },
+        overlap: { type: 'string' },
         renders: { type: 'string' },
       },
       false,
@@ -77,6 +82,8 @@ export const command: Command = {
     const quality = numberFlag(p, 'quality', { integer: true, min: 1, max: 100, default: 80 });
     const cacheMb = numberFlag(p, 'cache-mb', { min: 0, max: 65536, default: 128 });
     const renders = numberFlag(p, 'renders', { integer: true, min: 1, max: 64, default: 4 });
+    const tileSize = numberFlag(p, 'tile-size', { integer: true, min: 64, max: 2048, default: 256 });
+    const overlap = numberFlag(p, 'overlap', { integer: true, min: 0, max: 8, default: 0 });
     const slidePaths = (p.values.slides as string[] | undefined) ?? [];
     const files = listSlideFiles(slidePaths);
 
@@ -103,6 +110,7 @@ export const command: Command = {
       host,
       port,
       tileFormat: format,
+      geometry: { tileSize, overlap },
       quality,
       cacheBytes: cacheMb * 1024 * 1024,
       concurrency: renders,

@@ -6,6 +6,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import type { Store } from '../../pipeline/store/db.ts';
 import { buildClient } from './build.ts';
+import { DEFAULT_GEOMETRY, type DzGeometry } from './deepzoom.ts';
 import { HttpError, sendError } from './http.ts';
 import { createSlideRegistry, type SlideOpener, type SlideRegistry } from './registry.ts';
 import { ROUTES, type RouteContext, statusOfReaderError } from './routes.ts';
@@ -17,6 +18,8 @@ export interface ViewerOptions {
   store: Store;
   openSlide: SlideOpener;
   tileFormat?: TileFormat;
+  /** Deep Zoom tile size and overlap (default 256 + 0). */
+  geometry?: DzGeometry;
   quality?: number;
   cacheBytes?: number;
   /** Concurrent tile renders (default 4). */
@@ -72,6 +75,7 @@ export async function createViewer(options: ViewerOptions): Promise<Viewer> {
     cacheBytes: options.cacheBytes ?? 128 * 1024 * 1024,
     concurrency: options.concurrency ?? 4,
     maxQueue: options.maxQueue ?? 256,
+    geometry: options.geometry ?? DEFAULT_GEOMETRY,
   });
   const ctx: RouteContext = {
     store: options.store,
@@ -79,6 +83,7 @@ export async function createViewer(options: ViewerOptions): Promise<Viewer> {
     tiles,
     files: loadStaticFiles(),
     tileFormat: options.tileFormat ?? 'jpeg',
+    geometry: options.geometry ?? DEFAULT_GEOMETRY,
     quality: options.quality ?? 80,
   };
 

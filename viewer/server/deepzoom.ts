@@ -1,12 +1,21 @@
 /**
  * Deep Zoom geometry (pure, no I/O). DZ level `maxLevel` is full resolution and each level below
- * halves it; tiles are TILE_SIZE px with TILE_OVERLAP px shared with each neighbour. A tile is
+ * halves it; tiles are `tileSize` px plus `overlap` px shared with each neighbour. A tile is
  * rendered from the coarsest slide level whose downsample does not exceed the DZ scale, then resized.
  */
 import type { LevelInfo } from '../../pipeline/slide/types.ts';
 
-export const TILE_SIZE = 254;
-export const TILE_OVERLAP = 1;
+export interface DzGeometry {
+  tileSize: number;
+  overlap: number;
+}
+
+/**
+ * Default: 256 px tiles without overlap. On the usual 256-px-tiled, 2×/4× pyramids every
+ * full-resolution (and every power-of-two level) DZ tile is then exactly one stored tile: one decode
+ * per tile instead of four with 254 + 1. OpenSlide's 254 + 1 is available with --tile-size/--overlap.
+ */
+export const DEFAULT_GEOMETRY: DzGeometry = { tileSize: 256, overlap: 0 };
 
 export interface DzLevel {
   width: number;
@@ -21,17 +30,32 @@ export function dzMaxLevel(width: number, height: number): number {
   return Math.ceil(Math.log2(Math.max(width, height, 1)));
 }
 
-export function dzLevel(width: number, height: number, level: number): DzLevel {
+export function dzLevel(
+  width: number,
+  height: number,
+  level: number,
+  g: DzGeometry = DEFAULT_GEOMETRY,
+): DzLevel {
   const scale = 2 ** (dzMaxLevel(width, height) - level);
   const w = Math.max(1, Math.ceil(width / scale));
   const h = Math.max(1, Math.ceil(height / scale));
-  return { width: w, height: h, cols: Math.ceil(w / TILE_SIZE), rows: Math.ceil(h / TILE_SIZE), scale };
+  return { width: w, height: h, cols: Math.ceil(w / g.tileSize), rows: Math.ceil(h / g.tileSize), scale };
 }
 
-export function dziXml(width: number, height: number, format: 'jpeg' | 'png'): string {
+/** Pixel span [start, end) of tile `i` along an axis of `size` DZ pixels, overlap included. */
+export function tileSpan(i: number, size: number, g: DzGeometry = DEFAULT_GEOMETRY): [number, number] {
+  return [i * g.tileSize - (i > 0 ? g.overlap : 0), Math.min(size, (i + 1) * g.tileSize + g.overlap)];
+}
+
+export function dziXml(
+  width: number,
+  height: number,
+  format: 'jpeg' | 'png',
+  g: DzGeometry = DEFAULT_GEOMETRY,
+): string {
   return (
     '<?xml version="1.0" encoding="UTF-8"?>\n' +
-    `<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="${format}" Overlap="${TILE_OVERLAP}" TileSize="${TILE_SIZE}">` +
+    `<Image xmlns="http://schemas.microsoft.com/deepzoom/2008" Format="${format}" Overlap="${g.overlap}" TileSize="${g.tileSize}">` +
     `<Size Width="${width}" Height="${height}"/></Image>\n`
   );
 }
@@ -67,16 +91,15 @@ export function planTile(
   level: number,
   col: number,
   row: number,
+  g: DzGeometry = DEFAULT_GEOMETRY,
 ): TilePlan | undefined {
   const max = dzMaxLevel(width, height);
   if (!Number.isInteger(level) || level < 0 || level > max) return undefined;
-  const dz = dzLevel(width, height, level);
+  const dz = dzLevel(width, height, level, g);
   if (!Number.isInteger(col) || !Number.isInteger(row) || col < 0 || row < 0) return undefined;
   if (col >= dz.cols || row >= dz.rows) return undefined;
-  const x0 = col * TILE_SIZE - (col > 0 ? TILE_OVERLAP : 0);
-  const y0 = row * TILE_SIZE - (row > 0 ? TILE_OVERLAP : 0);
-  const x1 = Math.min(dz.width, (col + 1) * TILE_SIZE + TILE_OVERLAP);
-  const y1 = Math.min(dz.height, (row + 1) * TILE_SIZE + TILE_OVERLAP);
+  const [x0, x1] = tileSpan(col, dz.width, g);
+  const [y0, y1] = tileSpan(row, dz.height, g);
   const slideLevel = chooseSlideLevel(levels, dz.scale);
   const ds = levels[slideLevel].downsample;
   // Level-0 extent of the tile, clipped to the image (the last DZ pixel may cover a partial area).

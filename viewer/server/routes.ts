@@ -21,7 +21,7 @@ import {
   topAttention,
 } from '../../pipeline/store/viewer-queries.ts';
 import { VIRIDIS_CSS_STOPS } from './colormap.ts';
-import { chooseSlideLevel, dziXml, dzMaxLevel } from './deepzoom.ts';
+import { chooseSlideLevel, type DzGeometry, dziXml, dzMaxLevel } from './deepzoom.ts';
 import { type HeatmapGrid, heatmapGrid, heatmapPng, MAX_HEATMAP_SIDE } from './heatmap.ts';
 import { HttpError, parseCoord, parseIndex, queryInt, sendBody, sendJson } from './http.ts';
 import type { SlideRegistry } from './registry.ts';
@@ -34,6 +34,7 @@ export interface RouteContext {
   tiles: TileRenderer;
   files: StaticFiles;
   tileFormat: TileFormat;
+  geometry: DzGeometry;
   quality: number;
 }
 
@@ -254,9 +255,9 @@ export const ROUTES: [RegExp, Handler][] = [
     new RegExp(`^/slides/${ID}\\.dzi$`),
     (ctx, r) => {
       const row = requireRow(ctx, r.match[1]);
-      sendBody(r.req, r.res, dziXml(row.width, row.height, ctx.tileFormat), {
+      sendBody(r.req, r.res, dziXml(row.width, row.height, ctx.tileFormat, ctx.geometry), {
         contentType: 'application/xml; charset=utf-8',
-        etag: `"${row.id}-dzi-${ctx.tileFormat}"`,
+        etag: `"${row.id}-dzi-${ctx.tileFormat}-${ctx.geometry.tileSize}+${ctx.geometry.overlap}"`,
         cacheControl: TILE_CACHE,
       });
     },

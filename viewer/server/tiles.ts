@@ -5,7 +5,7 @@
 import sharp, { type OverlayOptions } from 'sharp';
 import { createByteLru } from '../../pipeline/slide/cache.ts';
 import type { Slide } from '../../pipeline/slide/types.ts';
-import { dzLevel, planTile, TILE_OVERLAP, TILE_SIZE } from './deepzoom.ts';
+import { type DzGeometry, dzLevel, planTile, tileSpan } from './deepzoom.ts';
 import { createSemaphore, type Semaphore } from './semaphore.ts';
 
 export type TileFormat = 'jpeg' | 'png';
@@ -19,6 +19,7 @@ export interface TileRendererOptions {
   concurrency: number;
   /** Renders allowed to wait; more get QueueFullError (HTTP 503). */
   maxQueue: number;
+  geometry: DzGeometry;
 }
 
 export interface TileRenderer {
@@ -46,8 +47,9 @@ export async function encodeRgb(
   if (out.width !== width || out.height !== height) {
     img = img.resize(out.width, out.height, { fit: 'fill', kernel: 'lanczos3' });
   }
+  // No Huffman optimisation: ~20% faster encodes for ~5% larger tiles (PIL's default, as OpenSlide's server).
   return out.format === 'jpeg'
-    ? img.jpeg({ quality: out.quality, chromaSubsampling: '4:2:0' }).toBuffer()
+    ? img.jpeg({ quality: out.quality, chromaSubsampling: '4:2:0', optimiseCoding: false }).toBuffer()
     : img.png({ compressionLevel: 3 }).toBuffer();
 }
 
@@ -58,17 +60,13 @@ export async function encodeRgb(
  */
 export const DIRECT_READ_PIXELS = 2048 * 2048;
 
-/** Pixel span [start, end) of tile `i` along an axis of `size` DZ pixels. */
-function tileSpan(i: number, size: number): [number, number] {
-  return [i * TILE_SIZE - (i > 0 ? TILE_OVERLAP : 0), Math.min(size, (i + 1) * TILE_SIZE + TILE_OVERLAP)];
-}
-
 export function createTileRenderer(options: TileRendererOptions): TileRenderer {
   const cache = createByteLru<Buffer>(options.cacheBytes);
   const inFlight = new Map<string, Promise<Buffer | undefined>>();
   const semaphore = createSemaphore(options.concurrency, options.maxQueue);
+  const geometry = options.geometry;
   const etag = (slideId: string, level: number, col: number, row: number, format: TileFormat) =>
-    `"${slideId}-${level}-${col}-${row}-${format === 'jpeg' ? `q${options.quality}` : 'png'}"`;
+    `"${slideId}-${geometry.tileSize}+${geometry.overlap}-${level}-${col}-${row}-${format === 'jpeg' ? `q${options.quality}` : 'png'}"`;
 
   async function renderUncached(
     slide: Slide,
@@ -77,7 +75,7 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     row: number,
     format: TileFormat,
   ): Promise<Buffer | undefined> {
-    const plan = planTile(slide.width, slide.height, slide.levels, level, col, row);
+    const plan = planTile(slide.width, slide.height, slide.levels, level, col, row, geometry);
     if (!plan) return undefined;
     if (plan.readWidth * plan.readHeight > DIRECT_READ_PIXELS)
       return composeFromChildren(slide, level, col, row, format);
@@ -106,21 +104,22 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     row: number,
     format: TileFormat,
   ): Promise<Buffer | undefined> {
-    const parent = dzLevel(slide.width, slide.height, level);
-    const child = dzLevel(slide.width, slide.height, level + 1);
-    const [px0, px1] = tileSpan(col, parent.width);
-    const [py0, py1] = tileSpan(row, parent.height);
+    const parent = dzLevel(slide.width, slide.height, level, geometry);
+    const child = dzLevel(slide.width, slide.height, level + 1, geometry);
+    const [px0, px1] = tileSpan(col, parent.width, geometry);
+    const [py0, py1] = tileSpan(row, parent.height, geometry);
+    const size = geometry.tileSize;
     // The parent's extent in child-level pixels, and the child tiles covering it.
     const cx0 = 2 * px0;
     const cy0 = 2 * py0;
     const cx1 = Math.min(child.width, 2 * px1);
     const cy1 = Math.min(child.height, 2 * py1);
-    const cols = [Math.floor(cx0 / TILE_SIZE), Math.min(child.cols - 1, Math.floor((cx1 - 1) / TILE_SIZE))];
-    const rows = [Math.floor(cy0 / TILE_SIZE), Math.min(child.rows - 1, Math.floor((cy1 - 1) / TILE_SIZE))];
-    const ux0 = tileSpan(cols[0], child.width)[0];
-    const uy0 = tileSpan(rows[0], child.height)[0];
-    const ux1 = tileSpan(cols[1], child.width)[1];
-    const uy1 = tileSpan(rows[1], child.height)[1];
+    const cols = [Math.floor(cx0 / size), Math.min(child.cols - 1, Math.floor((cx1 - 1) / size))];
+    const rows = [Math.floor(cy0 / size), Math.min(child.rows - 1, Math.floor((cy1 - 1) / size))];
+    const ux0 = tileSpan(cols[0], child.width, geometry)[0];
+    const uy0 = tileSpan(rows[0], child.height, geometry)[0];
+    const ux1 = tileSpan(cols[1], child.width, geometry)[1];
+    const uy1 = tileSpan(rows[1], child.height, geometry)[1];
     // Children are awaited outside the semaphore: holding a slot while waiting for them could deadlock.
     const parts: OverlayOptions[] = [];
     for (let r = rows[0]; r <= rows[1]; r++) {
@@ -129,8 +128,8 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
         if (input)
           parts.push({
             input,
-            left: tileSpan(c, child.width)[0] - ux0,
-            top: tileSpan(r, child.height)[0] - uy0,
+            left: tileSpan(c, child.width, geometry)[0] - ux0,
+            top: tileSpan(r, child.height, geometry)[0] - uy0,
           });
       }
     }
