@@ -2,7 +2,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ModelError } from '../pipeline/errors.ts';
 import { loadBags, resolveEmbedRun } from '../pipeline/mil/bags-from-store.ts';
-import { embedSlides } from '../pipeline/mil/embed.ts';
+import { embedSlides, thinToSpacing } from '../pipeline/mil/embed.ts';
 import { createPatchEncoder } from '../pipeline/mil/encoder.ts';
 import { planPatchRead } from '../pipeline/mil/patch-read.ts';
 import { initBackend } from '../pipeline/models/backend.ts';
@@ -120,5 +120,24 @@ describe('wsi embed stage', () => {
     );
     await expect(embedSlides(store, [TCGA_SLIDE], { modelDir, pool })).rejects.toThrow(ConfigError);
     await expect(embedSlides(store, [], { modelDir, pool })).rejects.toThrow(ConfigError);
+  });
+
+  it('thins a dense FCN lattice to one patch per spacing cell, nearest the cell centre', () => {
+    // 32-px stride lattice of 272-px footprints (an FCN grid), thinned to 256-px cells.
+    const rows = [];
+    for (let y = 0; y < 1024; y += 32) {
+      for (let x = 0; x < 1024; x += 32) {
+        rows.push({ x, y, width: 272, height: 272, level: 0, mpp: 0.25, tissue: 1, label: null });
+      }
+    }
+    const thin = thinToSpacing(rows, 256);
+    const cells = new Set(
+      thin.map((r) => `${Math.floor((r.x + 136) / 256)},${Math.floor((r.y + 136) / 256)}`),
+    );
+    expect(cells.size).toBe(thin.length);
+    expect(thin.length).toBe(25); // centres span 136..1128 px: 5 × 5 cells
+    // Centre of cell (1,1) is (384, 384): the footprint centred there starts at 248 → nearest lattice x 256 (centre 392).
+    expect(thin.some((r) => r.x === 256 && r.y === 256)).toBe(true);
+    expect(thinToSpacing(rows, 256)).toEqual(thin);
   });
 });

@@ -1,6 +1,6 @@
 /** `wsi embed <slides…> --model DIR --db FILE`: patch embeddings from a trained encoder into the store. */
 import { statSync } from 'node:fs';
-import { numberFlag, parseFlags, stringFlag } from '../args.ts';
+import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { embedSlides } from '../mil/embed.ts';
 import type { EmbeddingDtype } from '../mil/embedding-codec.ts';
@@ -13,7 +13,7 @@ const usage = `
 usage: wsi embed <slide>... --model DIR --db FILE [options]
 
 Runs an encoder over every tissue patch of each slide (the patches of the slide's newest 'patches' run,
-or of --patches-run) in the worker pool and stores one embedding per patch in patches.embedding of an
+else of its newest FCN 'infer' run, or of --patches-run) in the worker pool and stores one embedding per patch in patches.embedding of an
 'embed' run. The encoder is the trained patch classifier cut at its 'features' layer (the last hidden
 activation, spatially averaged) or at --layer. Resumable: running the same command again skips slides
 already done.
@@ -23,7 +23,9 @@ already done.
   --patches-run ID    take patch boxes from this run
   --dtype T           float32 (default) or float16 blobs
   --min-tissue F      skip patches with a tissue fraction below F (default 0)
+  --spacing PX        keep one patch per PX × PX level-0 cell (thins a dense FCN 'infer' grid)
   --batch N           patches per worker task (default 16)
+  --allow-untrained   accept a model without training metadata (random features: baselines only)
   --workers N         worker threads (default: cores)
 `;
 
@@ -40,6 +42,8 @@ export const command: Command = {
       dtype: { type: 'string' },
       'min-tissue': { type: 'string' },
       batch: { type: 'string' },
+      spacing: { type: 'string' },
+      'allow-untrained': { type: 'boolean' },
       workers: { type: 'string' },
     });
     if (p.positionals.length === 0) throw new ConfigError('give at least one slide to embed');
@@ -58,15 +62,22 @@ export const command: Command = {
       dtype: dtype as EmbeddingDtype,
       minTissue: numberFlag(p, 'min-tissue', { default: 0, min: 0, max: 1 }),
       batch: numberFlag(p, 'batch', { default: 16, integer: true, min: 1, max: 1024 }),
+      spacing: numberFlag(p, 'spacing', { min: 1 }),
+      allowUntrained: boolFlag(p, 'allow-untrained'),
     };
     const workers = numberFlag(p, 'workers', { integer: true, min: 1, max: 256 });
     const store = openStore(stringFlag(p, 'db', true));
     const pool = createPool({ workers });
     const progress = createProgress({ total: 0, label: 'embed', unit: 'patches' });
+    let planned = 0;
     try {
       const s = await embedSlides(store, p.positionals, {
         ...options,
         pool,
+        onPlanned: (n) => {
+          planned += n;
+          progress.setTotal(planned);
+        },
         onProgress: (n, slide) => progress.tick(n, slide),
       });
       progress.done();

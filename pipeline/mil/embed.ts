@@ -24,8 +24,12 @@ import { upsertSlide } from '../store/slides.ts';
 import { type EmbeddingDtype, encodeEmbedding } from './embedding-codec.ts';
 import { type PatchRead, planPatchRead } from './patch-read.ts';
 
-/** Run kinds whose patch rows can serve as the grid to embed, most preferred first. */
-export const PATCH_SOURCE_KINDS = ['patches'] as const;
+/**
+ * Run kinds whose patch rows can serve as the grid to embed: a 'patches' run, else an FCN 'infer' run
+ * (its rows are the output-grid points with their patch footprints and tissue fractions; use `spacing`
+ * to thin that dense lattice).
+ */
+export const PATCH_SOURCE_KINDS = ['patches', 'infer'] as const;
 
 export interface EmbedOptions {
   modelDir: string;
@@ -36,9 +40,15 @@ export interface EmbedOptions {
   dtype?: EmbeddingDtype;
   /** Skip patches whose tissue fraction is below this. */
   minTissue?: number;
+  /** Keep at most one patch per `spacing` × `spacing` level-0 cell (thins dense FCN grids). */
+  spacing?: number;
   /** Patches per worker task. */
   batch?: number;
+  /** Accept a model without training metadata (random features; for baselines and tests). */
+  allowUntrained?: boolean;
   pool: WorkerPool;
+  /** Called with each slide's patch count before it is embedded. */
+  onPlanned?(patches: number): void;
   /** Called with the number of patches just embedded, and once per slide with its name. */
   onProgress?(patches: number, slideName?: string): void;
   log?(line: string): void;
@@ -61,8 +71,11 @@ export async function embedSlides(
   if (slidePaths.length === 0) throw new ConfigError('no slides given to embed');
   const modelDir = resolve(o.modelDir);
   const meta = readModelMeta(modelDir);
-  if (!meta.training)
+  if (!meta.training && !o.allowUntrained) {
     throw new ModelError(`model ${modelDir} is untrained (its sidecar has no training record)`);
+  }
+  if (o.spacing !== undefined && !(o.spacing > 0))
+    throw new ConfigError(`spacing must be > 0, got ${o.spacing}`);
   const layer = o.layer ?? FEATURES_LAYER;
   const dtype = o.dtype ?? 'float32';
   const batch = o.batch ?? 16;
@@ -76,10 +89,17 @@ export async function embedSlides(
       name: meta.name,
       kind: meta.kind,
       path: modelDir,
-      config: meta.training.config ?? {},
-      metrics: meta.training.metrics ?? {},
+      config: meta.training?.config ?? {},
+      metrics: meta.training?.metrics ?? {},
     });
-  const config = { model: modelDir, layer, dtype, minTissue, patchesRun: o.patchesRun ?? 'newest' };
+  const config = {
+    model: modelDir,
+    layer,
+    dtype,
+    minTissue,
+    patchesRun: o.patchesRun ?? 'newest',
+    spacing: o.spacing,
+  };
   const { runId, resumed } = beginRun(store, 'embed', config, { modelId, parentRunId: o.patchesRun });
   const summary: EmbedSummary = { runId, resumed, dim: null, slides: 0, skipped: 0, patches: 0 };
   try {
@@ -97,13 +117,15 @@ export async function embedSlides(
         summary.skipped++;
         continue;
       }
-      const sourceRun = o.patchesRun ?? newestRunWithPatches(store, slideId, PATCH_SOURCE_KINDS);
+      const sourceRun = o.patchesRun ?? firstRunWithPatches(store, slideId);
       if (sourceRun === undefined) {
         throw new ConfigError(
           `${path}: no patches in the store for this slide; run \`wsi patches\` on it first`,
         );
       }
-      const boxes = patchBoxes(store, sourceRun, slideId, minTissue);
+      const all = patchBoxes(store, sourceRun, slideId, minTissue);
+      const boxes = o.spacing ? thinToSpacing(all, o.spacing) : all;
+      o.onPlanned?.(boxes.length);
       const model = { mpp: meta.input.mpp, patchSize: meta.input.patchSize };
       const reads = boxes.map((b) => planPatchRead(b, info, model));
       const vectors = await embedReads(path, modelDir, layer, reads, batch, o);
@@ -129,6 +151,33 @@ export async function embedSlides(
     failRun(store, runId, (err as Error).message);
     throw err;
   }
+}
+
+function firstRunWithPatches(store: Store, slideId: string): number | undefined {
+  for (const kind of PATCH_SOURCE_KINDS) {
+    const id = newestRunWithPatches(store, slideId, [kind]);
+    if (id !== undefined) return id;
+  }
+  return undefined;
+}
+
+/**
+ * One patch per `spacing` × `spacing` cell of level 0: the patch whose centre is nearest the cell centre.
+ * Deterministic (depends only on the rows), so a resumed run embeds the same patches.
+ */
+export function thinToSpacing<T extends PatchBoxRow>(rows: readonly T[], spacing: number): T[] {
+  const best = new Map<string, { row: T; d: number }>();
+  for (const r of rows) {
+    const cx = r.x + r.width / 2;
+    const cy = r.y + r.height / 2;
+    const i = Math.floor(cx / spacing);
+    const j = Math.floor(cy / spacing);
+    const d = Math.hypot(cx - (i + 0.5) * spacing, cy - (j + 0.5) * spacing);
+    const key = `${i},${j}`;
+    const cur = best.get(key);
+    if (!cur || d < cur.d) best.set(key, { row: r, d });
+  }
+  return [...best.values()].map((b) => b.row).sort((a, b) => a.y - b.y || a.x - b.x);
 }
 
 /** Embeds planned reads in the pool, batching windows of equal size; returns [reads × dim] in order. */
