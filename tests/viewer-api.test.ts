@@ -4,6 +4,7 @@
  * rows they come from, and every security case of issue 4.
  */
 import { mkdtempSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -271,6 +272,51 @@ describe('overlays', () => {
     expect(a1.count).toBe(fx.wellCounts.get('A01'));
     expect(a1.images[0].slideId).toBe(fx.wellImages[0].slideId);
     expect((await get(`/api/runs/${fx.countRunId}/wells?plate=nope`)).status).toBe(404);
+  });
+});
+
+/** GET from a given local address (another "client" on the loopback network); resolves with the body size. */
+function getFrom(localAddress: string, url: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    httpGet(url, { localAddress, agent: false }, (res) => {
+      let n = 0;
+      res.on('data', (d: Buffer) => {
+        n += d.length;
+      });
+      res.on('end', () => resolve(res.statusCode === 200 ? n : -res.statusCode!));
+    }).on('error', reject);
+  });
+}
+
+describe('render fairness', () => {
+  it('serves a second client’s tile while the first client still has dozens queued', async () => {
+    const fair = await startViewer({
+      store: fx.store,
+      openSlide: (p) => openSlide(p),
+      port: 0,
+      concurrency: 1,
+      log: () => undefined,
+    });
+    try {
+      const done: string[] = [];
+      const flood = Array.from({ length: 40 }, (_, i) =>
+        getFrom('127.0.0.1', `${fair.url}slides/${fx.cmuId}_files/12/${i % 9}_${Math.floor(i / 9)}.png`).then(
+          (n) => {
+            expect(n).toBeGreaterThan(0);
+            done.push('flood');
+          },
+        ),
+      );
+      await new Promise((r) => setTimeout(r, 50));
+      const other = getFrom('127.0.0.2', `${fair.url}slides/${fx.cmuId}_files/12/8_11.jpeg`).then((n) => {
+        expect(n).toBeGreaterThan(0);
+        done.push('other');
+      });
+      await Promise.all([...flood, other]);
+      expect(done.indexOf('other')).toBeLessThan(20);
+    } finally {
+      await fair.close();
+    }
   });
 });
 

@@ -118,7 +118,7 @@ describe('heatmap grid', () => {
 });
 
 describe('render semaphore', () => {
-  it('runs at most `limit` tasks at once and refuses beyond the queue bound', async () => {
+  it('runs at most `limit` tasks at once and refuses beyond a client’s queue bound', async () => {
     const sem = createSemaphore(2, 1);
     let running = 0;
     let peak = 0;
@@ -129,7 +129,7 @@ describe('render semaphore', () => {
         peak = Math.max(peak, running);
         await new Promise<void>((r) => release.push(r));
         running--;
-      });
+      }, 'a');
     const a = task();
     const b = task();
     const c = task();
@@ -142,6 +142,29 @@ describe('render semaphore', () => {
     }
     await Promise.all([a, b, c]);
     expect(peak).toBe(2);
+  });
+
+  it('serves waiting clients round-robin, so a flood from one client does not starve another', async () => {
+    const sem = createSemaphore(1, 100);
+    const order: string[] = [];
+    let unblock!: () => void;
+    const blocker = sem.run(
+      () =>
+        new Promise<void>((r) => {
+          unblock = r;
+        }),
+      'flood',
+    );
+    const jobs = [
+      ...Array.from({ length: 10 }, (_, i) => sem.run(async () => void order.push(`flood${i}`), 'flood')),
+      sem.run(async () => void order.push('other'), 'other'),
+    ];
+    unblock();
+    await Promise.all([blocker, ...jobs]);
+    expect(order.indexOf('other')).toBeLessThanOrEqual(1);
+    expect(order.filter((o) => o.startsWith('flood'))).toEqual(
+      Array.from({ length: 10 }, (_, i) => `flood${i}`),
+    );
   });
 });
 

@@ -14,10 +14,15 @@ import type { Command } from './types.ts';
 
 const SLIDE_EXTENSIONS = new Set(['.svs', '.tif', '.tiff', '.ndpi', '.scn', '.png', '.jpg', '.jpeg']);
 
-/** Files given directly, plus slide files directly inside given directories. */
+/** Files and URLs given directly, plus slide files directly inside given directories. */
 export function listSlideFiles(paths: string[]): string[] {
   const files: string[] = [];
   for (const p of paths) {
+    // Remote slides (HTTP range reads) are registered as given.
+    if (/^https?:\/\//.test(p)) {
+      files.push(p);
+      continue;
+    }
     let st: ReturnType<typeof statSync>;
     try {
       st = statSync(p);
@@ -42,7 +47,7 @@ registered in the store; slides already in the store are served too. Only regist
 served, by id; label and macro images never are.
 
   --db FILE       SQLite store (created if missing; default results.sqlite)
-  --slides PATH   slide file or directory (repeatable)
+  --slides PATH   slide file, directory of slides, or http(s) URL (repeatable)
   --host HOST     interface to bind (default 127.0.0.1: this machine only)
   --port N        port (default 8080; 0 picks a free one)
   --format F      Deep Zoom tile format: jpeg (default) or png

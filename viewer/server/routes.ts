@@ -53,6 +53,11 @@ const TILE_CACHE = 'public, max-age=31536000, immutable';
 /** Largest region a crop route reads, in pixels of the level it reads from. */
 const MAX_CROP_READ = 4096 * 4096;
 
+/** Fairness key for the render semaphore: the client's address. */
+function clientOf(r: Request): string {
+  return r.req.socket.remoteAddress ?? '';
+}
+
 function slideJson(s: SlideRow) {
   return {
     id: s.id,
@@ -155,7 +160,7 @@ async function cropRoute(ctx: RouteContext, r: Request): Promise<void> {
       format: 'jpeg',
       quality: ctx.quality,
     });
-  });
+  }, clientOf(r));
   sendBody(r.req, r.res, body, {
     contentType: 'image/jpeg',
     etag: `"${row.id}-crop-${x}-${y}-${w}-${h}-${size}-q${ctx.quality}"`,
@@ -176,7 +181,7 @@ async function thumbnailRoute(ctx: RouteContext, r: Request): Promise<void> {
       return sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
         .jpeg({ quality: 82 })
         .toBuffer();
-    });
+    }, clientOf(r));
     thumbnails.set(key, p);
     p.catch(() => thumbnails.delete(key));
     if (thumbnails.size > 512) thumbnails.delete(thumbnails.keys().next().value as string);
@@ -272,7 +277,7 @@ export const ROUTES: [RegExp, Handler][] = [
       const format: TileFormat = r.match[5] === 'png' ? 'png' : 'jpeg';
       if (level > dzMaxLevel(row.width, row.height)) throw new HttpError(404, 'no such tile level');
       const slide = await requireSlide(ctx, row.id);
-      const body = await ctx.tiles.render(slide, level, col, rowIdx, format);
+      const body = await ctx.tiles.render(slide, level, col, rowIdx, format, clientOf(r));
       if (!body) throw new HttpError(404, 'no such tile');
       sendBody(r.req, r.res, body, {
         contentType: format === 'png' ? 'image/png' : 'image/jpeg',

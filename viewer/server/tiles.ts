@@ -23,13 +23,14 @@ export interface TileRendererOptions {
 }
 
 export interface TileRenderer {
-  /** Encoded tile, or undefined when the tile lies outside the pyramid. */
+  /** Encoded tile, or undefined when the tile lies outside the pyramid. `client` keys render fairness. */
   render(
     slide: Slide,
     level: number,
     col: number,
     row: number,
     format: TileFormat,
+    client?: string,
   ): Promise<Buffer | undefined>;
   etag(slideId: string, level: number, col: number, row: number, format: TileFormat): string;
   readonly semaphore: Semaphore;
@@ -74,11 +75,12 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     col: number,
     row: number,
     format: TileFormat,
+    client = '',
   ): Promise<Buffer | undefined> {
     const plan = planTile(slide.width, slide.height, slide.levels, level, col, row, geometry);
     if (!plan) return undefined;
     if (plan.readWidth * plan.readHeight > DIRECT_READ_PIXELS)
-      return composeFromChildren(slide, level, col, row, format);
+      return composeFromChildren(slide, level, col, row, format, client);
     return semaphore.run(async () => {
       const img = await slide.readRegion({
         x: plan.x,
@@ -93,7 +95,7 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
         format,
         quality: options.quality,
       });
-    });
+    }, client);
   }
 
   /** A tile made by halving the (up to 2×2) finer tiles that cover it; children are rendered losslessly. */
@@ -103,6 +105,7 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     col: number,
     row: number,
     format: TileFormat,
+    client = '',
   ): Promise<Buffer | undefined> {
     const parent = dzLevel(slide.width, slide.height, level, geometry);
     const child = dzLevel(slide.width, slide.height, level + 1, geometry);
@@ -124,7 +127,7 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     const parts: OverlayOptions[] = [];
     for (let r = rows[0]; r <= rows[1]; r++) {
       for (let c = cols[0]; c <= cols[1]; c++) {
-        const input = await render(slide, level + 1, c, r, 'png');
+        const input = await render(slide, level + 1, c, r, 'png', client);
         if (input)
           parts.push({
             input,
@@ -159,7 +162,7 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
           quality: options.quality,
         },
       );
-    });
+    }, client);
   }
 
   async function render(
@@ -168,13 +171,14 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     col: number,
     row: number,
     format: TileFormat,
+    client = '',
   ): Promise<Buffer | undefined> {
     const key = etag(slide.id, level, col, row, format);
     const hit = cache.get(key);
     if (hit) return hit;
     const pending = inFlight.get(key);
     if (pending) return pending;
-    const p = renderUncached(slide, level, col, row, format).finally(() => inFlight.delete(key));
+    const p = renderUncached(slide, level, col, row, format, client).finally(() => inFlight.delete(key));
     inFlight.set(key, p);
     const buf = await p;
     if (buf) cache.set(key, buf);
