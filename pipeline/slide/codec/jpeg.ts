@@ -1,5 +1,6 @@
 /**
- * Compression 7: JPEG tiles decoded by sharp (libjpeg-turbo). Two TIFF details matter:
+ * Compression 7: JPEG tiles, decoded by libjpeg-turbo directly (codec/turbojpeg.ts) when the system
+ * library is there, else by sharp; both give identical pixels. Two TIFF details matter:
  * - JPEGTables: tiles are abbreviated streams; the decodable JPEG is the tables without their EOI
  *   followed by the tile without its SOI.
  * - Photometric RGB (Aperio writes some slides this way): the components are R, G, B, but libjpeg
@@ -8,6 +9,7 @@
 
 import { SlideFormatError } from '../../errors.ts';
 import { sharp } from '../sharp-setup.ts';
+import { loadTurboJpeg } from './turbojpeg.ts';
 import type { Codec, CodecParams, DecodedBlock } from './types.ts';
 
 /** Adobe APP14: "Adobe", version 100, flags0 0, flags1 0, transform 0 (no colour transform). */
@@ -42,6 +44,15 @@ export class JpegCodec implements Codec {
   readonly name = 'JPEG';
   async decode(bytes: Uint8Array, p: CodecParams): Promise<DecodedBlock> {
     const stream = buildJpegStream(bytes, p);
+    const turbo = loadTurboJpeg();
+    if (turbo) {
+      try {
+        const { data, width, height } = turbo.decodeRgb(stream);
+        return { data, width, height, channels: 3 };
+      } catch {
+        // Anything TurboJPEG refuses (CMYK, lossless, ...) goes to sharp, which also reports real corruption.
+      }
+    }
     try {
       const { data, info } = await sharp(stream, { limitInputPixels: false, sequentialRead: true })
         .raw()

@@ -20,7 +20,7 @@ import type { Mpp, OpenOptions, RGBImage, Slide, SlideFormat } from '../types.ts
 import { isAperio, parseAperioDescription } from '../vendor/aperio.ts';
 import { isOmeXml, parseOmeXml } from '../vendor/ome.ts';
 import { mppFromResolution } from '../vendor/resolution.ts';
-import { readBytes } from './byte-source.ts';
+import { type ByteReader, fileReader, readBytes, sourceReader } from './byte-source.ts';
 import { type IfdInfo, readIfd } from './ifd.ts';
 import { classifyPages, type Layout, type Page } from './layout.ts';
 import { createTiffLevel } from './tiff-level.ts';
@@ -145,6 +145,7 @@ function normaliseMpp(m: OpenOptions['mpp']): Mpp | undefined {
 export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
   const where = input.location;
   const tiff = await parseTiff(input);
+  let closeLocal = () => {};
   try {
     const knownSize = input.fileSize ?? tiff.source.fileSize ?? undefined;
     const pages = await readPages(tiff, where, knownSize);
@@ -162,7 +163,10 @@ export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
       checkDecodable(p, codecs, where);
       await checkBlocksInFile(p, fileSize, where);
     }
-    const levels: LevelSource[] = levelPages.map((p) => createTiffLevel(p.info, tiff.source, codecs));
+    const local = input.isUrl ? undefined : fileReader(input.location);
+    const read: ByteReader = local ? local.read : sourceReader(tiff.source);
+    closeLocal = () => local?.close();
+    const levels: LevelSource[] = levelPages.map((p) => createTiffLevel(p.info, read, codecs));
 
     let mpp: Mpp | undefined;
     let objectivePower: number | undefined;
@@ -194,7 +198,7 @@ export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
     for (const a of associated) {
       assoc.set(a.name, async () => {
         checkDecodable(a.page, codecs, `${where} ${a.name} image`);
-        const lvl = createTiffLevel(a.page.info, tiff.source, codecs);
+        const lvl = createTiffLevel(a.page.info, read, codecs);
         const data = await readWindow(lvl, 0, 0, lvl.width, lvl.height, (c, r) => lvl.readTile(c, r));
         return { data, width: lvl.width, height: lvl.height, channels: 3 };
       });
@@ -216,10 +220,12 @@ export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
       associated: assoc,
       cacheBytes: input.options.cacheBytes,
       close: async () => {
+        closeLocal();
         await tiff.close();
       },
     });
   } catch (err) {
+    closeLocal();
     await tiff.close();
     throw err;
   }

@@ -5,10 +5,10 @@ import type { CodecParams } from '../codec/types.ts';
 import type { LevelSource } from '../level.ts';
 import { tileColumns, tileRows } from '../level.ts';
 import { toRgbBlock } from '../pixels.ts';
-import { readBytes, type TiffSource } from './byte-source.ts';
+import type { ByteReader } from './byte-source.ts';
 import type { IfdInfo } from './ifd.ts';
 
-export function createTiffLevel(ifd: IfdInfo, source: TiffSource, codecs: CodecRegistry): LevelSource {
+export function createTiffLevel(ifd: IfdInfo, read: ByteReader, codecs: CodecRegistry): LevelSource {
   const params: CodecParams = {
     width: ifd.blockWidth,
     height: ifd.blockHeight,
@@ -35,7 +35,7 @@ export function createTiffLevel(ifd: IfdInfo, source: TiffSource, codecs: CodecR
     const { offsets, counts } = await ifd.loadBlocks();
     const idx = row * cols + col;
     if (idx >= offsets.length) throw new SlideFormatError(`tile ${col},${row} has no offset in the file`);
-    return readBytes(source, offsets[idx], counts[idx], signal);
+    return read(offsets[idx], counts[idx], signal);
   }
 
   return {
