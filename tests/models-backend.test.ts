@@ -118,6 +118,33 @@ describe('wasm convolution gradients (our kernels) against the cpu backend', () 
   });
 });
 
+describe('wasm Tile (block copies) against the cpu backend', () => {
+  const cases: { shape: number[]; reps: number[]; dtype: 'float32' | 'int32' | 'bool' }[] = [
+    { shape: [1, 1, 1, 5], reps: [3, 4, 2, 1], dtype: 'float32' }, // the batch-norm gradient's case
+    { shape: [2, 3], reps: [2, 3], dtype: 'int32' },
+    { shape: [3, 1, 2], reps: [1, 4, 1], dtype: 'bool' },
+    { shape: [4], reps: [1], dtype: 'float32' },
+    { shape: [2, 2, 3, 2], reps: [2, 1, 3, 2], dtype: 'float32' },
+  ];
+  for (const c of cases) {
+    it(`${c.dtype} ${c.shape.join('x')} by ${c.reps.join('x')}`, async () => {
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      const values = Array.from(randoms(n, n + 3), (v) =>
+        c.dtype === 'float32' ? v : Math.round(v * 5) > 0 ? 1 : 0,
+      );
+      const run = () =>
+        tf.tidy(() =>
+          Array.from(tf.tile(tf.tensor(values, c.shape, c.dtype), c.reps).dataSync() as Float32Array),
+        );
+      await useBackend('cpu');
+      const ref = run();
+      await useBackend('wasm');
+      const got = run();
+      expect(got).toEqual(ref);
+    });
+  }
+});
+
 describe('tensorflow backend', () => {
   it('runs the same gradient check on tfjs-node-gpu when it is installed', async (ctx) => {
     if (!(await hasTfjsNodeGpu())) {

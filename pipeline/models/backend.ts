@@ -6,12 +6,14 @@
  * threads under Node), then the pure-JS cpu backend. Measured here on a small conv net: wasm SIMD about
  * 28 GFLOP/s per thread, cpu under 1, so wasm comes before cpu. `WSI_BACKEND=tensorflow|wasm|cpu`
  * forces one (and fails loudly when it cannot start). The wasm backend gets our convolution gradient
- * kernels (wasm-conv-grads.ts) before it starts, so conv training works on it.
+ * kernels (wasm-conv-grads.ts) and a block-copy Tile (wasm-tile.ts, used by batch-norm gradients) before
+ * it starts, so conv training works on it at a usable speed.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from '../errors.ts';
 import { registerWasmConvGradients } from './wasm-conv-grads.ts';
+import { registerWasmTile } from './wasm-tile.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
 const NAMES: readonly BackendName[] = ['tensorflow', 'wasm', 'cpu'];
@@ -41,7 +43,10 @@ async function tryImport(pkg: string): Promise<boolean> {
 /** setBackend and then check: tfjs silently stays on the previous backend when an init fails. */
 async function activate(name: BackendName): Promise<boolean> {
   if (!tf.findBackendFactory(name)) return false;
-  if (name === 'wasm') registerWasmConvGradients();
+  if (name === 'wasm') {
+    registerWasmConvGradients();
+    registerWasmTile();
+  }
   try {
     const ok = await tf.setBackend(name);
     await tf.ready();

@@ -1,0 +1,48 @@
+/**
+ * Training-step throughput of the default patch classifier (fcn-small, 68 × 68 patches, Adam, binary
+ * cross-entropy): the wasm backend with our convolution gradient kernels vs tfjs's cpu backend, both
+ * measured in this run. (Stock tfjs-backend-wasm 4.22 cannot train it at all: it has no
+ * Conv2DBackpropFilter.) Last line: {"wasm_samples_per_s", "cpu_samples_per_s", "wasm_vs_cpu"}.
+ * Run: npx tsx bench/train-step.ts. Noisy when other work shares the machine's 2 cores.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { type BackendName, useBackend } from '../pipeline/models/backend.ts';
+import {
+  archGeometry,
+  buildPatchClassifier,
+  multiplyAdds,
+  SMALL_ARCH,
+} from '../pipeline/models/patch-classifier.ts';
+
+async function samplesPerSecond(backend: BackendName, batch: number, steps: number): Promise<number> {
+  await useBackend(backend);
+  const size = archGeometry(SMALL_ARCH).receptiveField;
+  const model = buildPatchClassifier(SMALL_ARCH, { seed: 1 });
+  model.compile({ optimizer: tf.train.adam(1e-3), loss: 'binaryCrossentropy' });
+  const x = tf.randomUniform([batch, size, size, 3], -2, 2, 'float32', 3);
+  const y = tf.randomUniform([batch, 1, 1, 1], 0, 1, 'float32', 4).round();
+  await model.trainOnBatch(x, y); // warm-up: kernel set-up, optimizer slots
+  const t0 = performance.now();
+  for (let i = 0; i < steps; i++) await model.trainOnBatch(x, y);
+  const seconds = (performance.now() - t0) / 1000;
+  tf.dispose([x, y]);
+  model.dispose();
+  return (batch * steps) / seconds;
+}
+
+const size = archGeometry(SMALL_ARCH).receptiveField;
+const gflopPerSample = (3 * 2 * multiplyAdds(SMALL_ARCH, size, size)) / 1e9; // forward + two gradients
+const wasm = await samplesPerSecond('wasm', 32, 6);
+process.stderr.write(
+  `wasm (our conv gradients): ${wasm.toFixed(1)} samples/s (batch 32, ${(wasm * gflopPerSample).toFixed(1)} GFLOP/s)\n`,
+);
+const cpu = await samplesPerSecond('cpu', 8, 1);
+process.stderr.write(`cpu backend: ${cpu.toFixed(2)} samples/s (batch 8)\n`);
+process.stderr.write('(2-core machine shared with other work: figures are noisy)\n');
+process.stdout.write(
+  `${JSON.stringify({
+    wasm_samples_per_s: Number(wasm.toFixed(1)),
+    cpu_samples_per_s: Number(cpu.toFixed(2)),
+    wasm_vs_cpu: Number((wasm / cpu).toFixed(1)),
+  })}\n`,
+);
