@@ -181,6 +181,43 @@ describe.skipIf(!existsSync(CHROMIUM))('viewer in Chromium', () => {
     await shot('3-heatmap');
   });
 
+  it('keeps the heatmap aligned with the slide at 2× and 20×: a patch edge next to a hole falls where it should', async () => {
+    const holes = new Set(fx.background.map((b) => `${b.x},${b.y}`));
+    const edge = fx.patches.find((p) => holes.has(`${p.x + PATCH},${p.y}`));
+    expect(edge, 'a tissue patch with background to its right').toBeDefined();
+    const ex = edge!.x + PATCH;
+    const ey = edge!.y + PATCH / 2;
+    for (const mag of ['2', '20']) {
+      await page.click(`[data-testid=preset-${mag}]`);
+      await page.evaluate(
+        ([x, y]) => {
+          const v = window.wsiViewer!;
+          v.viewport.panTo(v.viewport.imageToViewportCoordinates(x, y), true);
+        },
+        [ex, ey],
+      );
+      await settle();
+      expect(await page.textContent('[data-testid=magnification]')).toBe(`${mag}×`);
+      const [c] = await toPage([{ x: ex, y: ey }]);
+      const probes = [
+        { x: c.x - 4, y: c.y },
+        { x: c.x + 4, y: c.y },
+      ];
+      await page.uncheck('[data-testid=toggle-heatmap]');
+      await settle();
+      const off = await pixelsAt(probes);
+      await page.check('[data-testid=toggle-heatmap]');
+      await page.waitForSelector('#viewer[data-heatmap=ready]');
+      await settle();
+      const on = await pixelsAt(probes);
+      const delta = (a: number[], b: number[]) =>
+        Math.abs(a[0] - b[0]) + Math.abs(a[1] - b[1]) + Math.abs(a[2] - b[2]);
+      expect(delta(off[0], on[0]), `${mag}×: 4 px inside the patch`).toBeGreaterThan(60);
+      expect(delta(off[1], on[1]), `${mag}×: 4 px inside the hole`).toBeLessThan(6);
+      await shot(`3b-heatmap-edge-${mag}x`);
+    }
+  });
+
   it('flies to a top-attention patch when its gallery thumbnail is clicked', async () => {
     await page.waitForSelector('[data-testid=gallery-item] img');
     await page.click('[data-testid=gallery-item] >> nth=0');
@@ -191,6 +228,22 @@ describe.skipIf(!existsSync(CHROMIUM))('viewer in Chromium', () => {
     expect(Math.abs(centre.x - (box.x + box.width / 2))).toBeLessThan(20);
     expect(Math.abs(centre.y - (box.y + box.height / 2))).toBeLessThan(20);
     await shot('4-attention');
+  });
+
+  it('outlines ground-truth annotations in slide coordinates', async () => {
+    await page.evaluate(() => window.wsiViewer!.viewport.goHome(true));
+    await page.fill('[data-testid=heatmap-opacity]', '45');
+    await page.check('[data-testid=toggle-annotations]');
+    await settle();
+    const [a, b] = fx.annotation;
+    const [mid] = await toPage([{ x: (a[0] + b[0]) / 2, y: (a[1] + b[1]) / 2 }]);
+    await expect
+      .poll(async () => {
+        const [rgb] = await pixelsAt([mid]);
+        return rgb[0] > 180 && rgb[1] < 130;
+      })
+      .toBe(true);
+    await shot('4b-annotations');
   });
 
   it('hides the scale bar with a note on a slide without MPP', async () => {

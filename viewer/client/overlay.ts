@@ -13,7 +13,7 @@ export interface OverlayState {
   highlight?: { x: number; y: number; width: number; height: number };
 }
 
-const ANNOTATION_COLOURS: Record<string, string> = {
+export const ANNOTATION_COLOURS: Record<string, string> = {
   tumour: '#ff453a',
   exclusion: '#ffd60a',
   other: '#30d158',

@@ -13,7 +13,7 @@ import {
   type SlideRun,
 } from '../api.ts';
 import { gradientLegend, h } from '../dom.ts';
-import { OverlayPainter } from '../overlay.ts';
+import { ANNOTATION_COLOURS, OverlayPainter } from '../overlay.ts';
 import { formatCount, formatMagnification, formatMicrons, magnification, niceScaleBar } from '../scale.ts';
 
 declare global {
@@ -22,6 +22,8 @@ declare global {
     wsiViewer?: OpenSeadragon.Viewer;
   }
 }
+
+const ANNOTATION_CLASSES = Object.entries(ANNOTATION_COLOURS);
 
 interface HeatmapChoice {
   runId: number;
@@ -54,11 +56,29 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   const scaleNote = h('div', { class: 'scale-note', 'data-testid': 'scale-note' });
   const magEl = h('span', { class: 'mag', 'data-testid': 'magnification' });
   const cursorEl = h('span', { class: 'cursor-pos', 'data-testid': 'cursor' }, '–');
+  // Objective-style zoom presets, as on a microscope's nosepiece (only when the scale is known).
+  const baseMag = slide.objectivePower ?? (mpp ? 10 / mpp : null);
+  const presets = h(
+    'div',
+    { class: 'presets' },
+    ...(baseMag ? [1.25, 2, 5, 10, 20, 40].filter((m) => m <= baseMag * 2) : []).map((m) =>
+      h(
+        'button',
+        {
+          class: 'preset',
+          'data-testid': `preset-${m}`,
+          title: `Zoom to ${m}×`,
+          onclick: () => zoomToMagnification(m),
+        },
+        `${m}×`,
+      ),
+    ),
+  );
   const status = h(
     'div',
     { class: 'status' },
     h('div', { class: 'scale' }, scaleBar, scaleLabel, scaleNote),
-    h('div', { class: 'readout' }, magEl, cursorEl),
+    h('div', { class: 'readout-group' }, presets, h('div', { class: 'readout' }, magEl, cursorEl)),
   );
 
   const mppText = mpp ? `${mpp.toFixed(3)} µm/px` : 'MPP unknown';
@@ -167,7 +187,18 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     section(
       'Annotations',
       slide.annotations
-        ? h('label', { class: 'row' }, annToggle, h('span', {}, `Show outlines (${slide.annotations})`))
+        ? h(
+            'div',
+            {},
+            h('label', { class: 'row' }, annToggle, h('span', {}, `Show outlines (${slide.annotations})`)),
+            h(
+              'div',
+              { class: 'ann-legend small muted' },
+              ...ANNOTATION_CLASSES.map(([cls, colour]) =>
+                h('span', {}, h('i', { class: 'swatch', style: `border-color: ${colour}` }), cls),
+              ),
+            ),
+          )
         : h('p', { class: 'muted' }, 'No annotations.'),
     ),
     attentionRuns.length ? section('Top attention', gallerySelect, gallery) : null,
@@ -191,6 +222,10 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     showNavigator: true,
     navigatorPosition: 'TOP_RIGHT',
     navigatorAutoFade: false,
+    navigatorBackground: '#2a2e34',
+    navigatorBorderColor: '#4fb3ff',
+    navigatorDisplayRegionColor: '#4fb3ff',
+    navigatorOpacity: 0.9,
     maxZoomPixelRatio: 2,
     visibilityRatio: 0.5,
     animationTime: 0.6,
@@ -198,6 +233,11 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   });
   const painter = new OverlayPainter(viewer);
   window.wsiViewer = viewer;
+
+  function zoomToMagnification(m: number): void {
+    if (!baseMag) return;
+    viewer.viewport.zoomTo(viewer.viewport.imageToViewportZoom(m / baseMag));
+  }
 
   function levelZeroZoom(): number {
     const item = viewer.world.getItemAt(0);
