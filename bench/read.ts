@@ -1,11 +1,11 @@
 /**
  * Random 256×256 level-0 region reads: our reader vs OpenSlide's read_region, measured in the same run.
  *
- *   npx tsx bench/read.ts [--regions 600] [--size 40000] [--dir out/bench] [--workers 2]
+ *   npx tsx bench/read.ts [--regions 1000] [--size 40000] [--dir out/bench] [--workers 2]
  *
  * Slides: CMU-1-Small-Region.svs and a synthetic H&E-like JPEG pyramid of --size² px (generated into
  * --dir on first use by fixtures/synth-pyramid.ts, then reused). Both readers get the same seeded
- * coordinates, a freshly opened slide (cold caches; opening is not timed) and one thread:
+ * coordinates, a freshly opened slide (cold caches; opening and one warm-up read are not timed) and one thread:
  * OpenSlide in /usr/bin/python3, ours in a child process with UV_THREADPOOL_SIZE=1 and
  * sharp.concurrency(1), reading one region after another. Then the same reads through the worker
  * pool (pipeline/pool.ts + workers/read-region.ts). Peak RSS is the single-threaded reader's, with
@@ -44,6 +44,7 @@ import json, sys, time, openslide
 spec = json.load(open(sys.argv[1]))
 s = openslide.OpenSlide(spec["slide"])
 size = (${REGION}, ${REGION})
+s.read_region((0, 0), 0, size)  # warm-up, as for ours
 t0 = time.perf_counter()
 c0 = time.process_time()
 for x, y in spec["points"]:
@@ -74,6 +75,8 @@ async function runOursChild(specFile: string): Promise<void> {
   const sharp = (await import('sharp')).default;
   sharp.concurrency(1);
   const slide = await openSlide(spec.slide);
+  // Warm-up (not timed): loads the decoder and compiles the hot paths, as OpenSlide's C code needs no such step.
+  await slide.readRegion({ x: 0, y: 0, width: REGION, height: REGION, level: 0 });
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let checksum = 0;
@@ -159,7 +162,7 @@ async function runPool(spec: Coords, workers: number): Promise<ReadResult> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      regions: { type: 'string', default: '600' },
+      regions: { type: 'string', default: '1000' },
       size: { type: 'string', default: '40000' },
       dir: { type: 'string', default: path.join(repoRoot, 'out/bench') },
       workers: { type: 'string', default: '2' },

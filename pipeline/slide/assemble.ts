@@ -15,14 +15,14 @@ export async function readWindow(
   height: number,
   getTile: TileFetcher,
 ): Promise<Uint8Array> {
-  const out = new Uint8Array(width * height * 3);
   const x0 = Math.max(x, 0);
   const y0 = Math.max(y, 0);
   const x1 = Math.min(x + width, grid.width);
   const y1 = Math.min(y + height, grid.height);
   const inside = x0 < x1 && y0 < y1;
-  // Only fill the white margin when the window reaches outside the image.
-  if (!inside || x0 > x || y0 > y || x1 < x + width || y1 < y + height) out.fill(255);
+  const covered = inside && x0 === x && y0 === y && x1 === x + width && y1 === y + height;
+  // A window inside the image is entirely overwritten by tile rows: skip zeroing it. Otherwise white.
+  const out = covered ? uninitialised(width * height * 3) : new Uint8Array(width * height * 3).fill(255);
   if (!inside) return out;
   const tw = grid.tileWidth;
   const th = grid.tileHeight;
@@ -52,4 +52,10 @@ export async function readWindow(
   }
   await Promise.all(copies);
   return out;
+}
+
+/** A plain Uint8Array over fresh, unzeroed memory of its own (never Buffer's shared pool: it may be transferred). */
+function uninitialised(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }
