@@ -1,0 +1,88 @@
+/** Foreground masks: Otsu's global threshold or a local-mean adaptive threshold (integral image). */
+import type { GrayImage } from './types.ts';
+
+/** Otsu (1979) on a 256-bin histogram spanning the image's range; returns the threshold value. */
+export function otsuThreshold(img: GrayImage, bins = 256): number {
+  const d = img.data;
+  let lo = Number.POSITIVE_INFINITY;
+  let hi = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < d.length; i++) {
+    if (d[i] < lo) lo = d[i];
+    if (d[i] > hi) hi = d[i];
+  }
+  if (!(hi > lo)) return lo;
+  const hist = new Float64Array(bins);
+  const scale = bins / (hi - lo);
+  for (let i = 0; i < d.length; i++) {
+    let b = Math.floor((d[i] - lo) * scale);
+    if (b >= bins) b = bins - 1;
+    hist[b]++;
+  }
+  const width = (hi - lo) / bins;
+  const centre = (b: number) => lo + (b + 0.5) * width;
+  let total = 0;
+  let sumAll = 0;
+  for (let b = 0; b < bins; b++) {
+    total += hist[b];
+    sumAll += hist[b] * centre(b);
+  }
+  let w0 = 0;
+  let sum0 = 0;
+  let best = -1;
+  let bestB = 0;
+  for (let b = 0; b < bins - 1; b++) {
+    w0 += hist[b];
+    sum0 += hist[b] * centre(b);
+    const w1 = total - w0;
+    if (w0 === 0 || w1 === 0) continue;
+    const m0 = sum0 / w0;
+    const m1 = (sumAll - sum0) / w1;
+    const between = w0 * w1 * (m0 - m1) * (m0 - m1);
+    if (between > best) {
+      best = between;
+      bestB = b;
+    }
+  }
+  return centre(bestB);
+}
+
+/** Pixels strictly above `t` (as scikit-image's `image > threshold_otsu(image)`). */
+export function above(img: GrayImage, t: number): Uint8Array {
+  const m = new Uint8Array(img.data.length);
+  for (let i = 0; i < m.length; i++) m[i] = img.data[i] > t ? 1 : 0;
+  return m;
+}
+
+/**
+ * Adaptive threshold: a pixel is foreground when it exceeds the mean of its (2r+1)² neighbourhood
+ * by `offset` and the global floor `minValue` (so flat dark background is not split into noise).
+ */
+export function adaptiveMask(img: GrayImage, radius: number, offset: number, minValue = 0): Uint8Array {
+  const { width: w, height: h, data } = img;
+  const integral = new Float64Array((w + 1) * (h + 1));
+  for (let y = 0; y < h; y++) {
+    let rowSum = 0;
+    for (let x = 0; x < w; x++) {
+      rowSum += data[y * w + x];
+      integral[(y + 1) * (w + 1) + x + 1] = integral[y * (w + 1) + x + 1] + rowSum;
+    }
+  }
+  const m = new Uint8Array(w * h);
+  for (let y = 0; y < h; y++) {
+    const y0 = Math.max(0, y - radius);
+    const y1 = Math.min(h, y + radius + 1);
+    for (let x = 0; x < w; x++) {
+      const x0 = Math.max(0, x - radius);
+      const x1 = Math.min(w, x + radius + 1);
+      const s =
+        integral[y1 * (w + 1) + x1] -
+        integral[y0 * (w + 1) + x1] -
+        integral[y1 * (w + 1) + x0] +
+        integral[y0 * (w + 1) + x0];
+      const mean = s / ((y1 - y0) * (x1 - x0));
+      const v = data[y * w + x];
+      m[y * w + x] = v > mean + offset && v > minValue ? 1 : 0;
+    }
+  }
+  return m;
+}
