@@ -14,9 +14,11 @@
  */
 import { execFileSync } from 'node:child_process';
 import path from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writePyramidTiff } from '../fixtures/tiff-writer.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
-import { CMU_SLIDE, repoRoot, TCGA_SLIDE } from './helpers/paths.ts';
+import { CMU_SLIDE, repoRoot, TCGA_SLIDE, tempDir } from './helpers/paths.ts';
+import { codedPattern, compare, patternTile, renderPattern } from './helpers/synthetic.ts';
 
 type Region = [level: number, x: number, y: number, width: number, height: number];
 
@@ -139,3 +141,34 @@ for (const slidePath of [CMU_SLIDE, TCGA_SLIDE]) {
     });
   });
 }
+
+describe('Aperio JPEG 2000 in both component spaces (synthetic, lossless) against OpenSlide', () => {
+  const tmp = tempDir('slide-oracle-j2k');
+  afterAll(() => tmp.cleanup());
+  for (const compression of ['jp2k-rgb', 'jp2k-ycbcr'] as const) {
+    it(`${compression === 'jp2k-rgb' ? '33005 (RGB)' : '33003 (YCbCr)'} tiles`, async () => {
+      const file = path.join(tmp.path, `${compression}.svs`);
+      await writePyramidTiff(file, {
+        width: 300,
+        height: 200,
+        tileSize: 128,
+        levels: 2,
+        compression,
+        flavour: 'aperio',
+        mpp: 0.5,
+        tile: patternTile(codedPattern),
+      });
+      const slide = await openSlide(file);
+      const ours = (await slide.readRegion({ x: 0, y: 0, width: 300, height: 200, level: 0 })).data;
+      await slide.close();
+      const theirs = openslideRegions(file, [[0, 0, 0, 300, 200]]);
+      const vsOpenSlide = compare(ours, new Uint8Array(theirs));
+      // Same pixels up to the rounding of the YCbCr → RGB conversion.
+      expect(vsOpenSlide.max).toBeLessThanOrEqual(1);
+      expect(vsOpenSlide.mad).toBeLessThan(0.01);
+      const vsSource = compare(ours, renderPattern(codedPattern, 300, 200).data);
+      if (compression === 'jp2k-rgb') expect(vsSource.differing).toBe(0);
+      else expect(vsSource.max).toBeLessThanOrEqual(2); // YCbCr round trip in 8 bits
+    });
+  }
+});
