@@ -1,9 +1,8 @@
 /**
  * Scoring one FCN tile, or single patches, from a slide: read the model pixels, normalise, run an
- * inference engine (onnxruntime, or tfjs as the reference and fallback). Used in worker threads
- * (workers/infer-tile.ts) and on the main thread alike.
+ * inference engine (onnxruntime, or tfjs as the reference and fallback: tfjs-engine.ts). Used in worker
+ * threads (workers/infer-tile.ts) and on the main thread alike; it does not load tfjs itself.
  */
-import * as tf from '@tensorflow/tfjs';
 import type { RGBImage, Slide } from '../slide/types.ts';
 import type { FcnTile, ReadScale } from './fcn-plan.ts';
 import { level0Of } from './fcn-plan.ts';
@@ -18,21 +17,6 @@ export interface InferenceEngine {
     shape: [number, number, number, number],
   ): Promise<{ data: Float32Array; shape: number[] }>;
   close(): Promise<void>;
-}
-
-/** The tfjs model as an engine (the reference the ONNX export is tested against). */
-export function tfjsEngine(model: tf.LayersModel): InferenceEngine {
-  return {
-    name: `tfjs-${tf.getBackend()}`,
-    async run(data, shape) {
-      const out = tf.tidy(() => model.predict(tf.tensor4d(data, shape)) as tf.Tensor);
-      const values = (await out.data()) as Float32Array;
-      const outShape = out.shape;
-      out.dispose();
-      return { data: values, shape: outShape };
-    },
-    async close() {},
-  };
 }
 
 /** Pixels of a model-pixel rectangle, read at the plan's µm/px (a plain crop when snapped to a level). */

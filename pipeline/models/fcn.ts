@@ -37,7 +37,7 @@ import {
 } from '../store/models-queries.ts';
 import { initBackend } from './backend.ts';
 import { type FcnPlan, type FcnTile, level0Of, outputsPerTile, planFcn, readScale } from './fcn-plan.ts';
-import { type InferenceEngine, scoreTile, tfjsEngine } from './fcn-tile.ts';
+import { type InferenceEngine, scoreTile } from './fcn-tile.ts';
 import {
   loadModel,
   MODEL_JSON,
@@ -49,6 +49,7 @@ import {
 import { exportOnnx } from './onnx-export.ts';
 import { createOnnxRunner, cudaProviderInstalled } from './onnx-runner.ts';
 import { modelGeometry } from './patch-classifier.ts';
+import { tfjsEngine } from './tfjs-engine.ts';
 import { simpleTissueMask, type TissueMask, tissueFraction } from './tissue-fallback.ts';
 
 export interface InferOptions {
