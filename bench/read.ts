@@ -58,8 +58,9 @@ print(json.dumps({"rate": n / dt, "seconds": dt, "cpuRate": n / dc}))
 function seededPoints(width: number, height: number, n: number, seed: number): [number, number][] {
   let s = seed;
   const rnd = () => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s / 0x7fffffff;
+    // 32-bit LCG in exact integer arithmetic (Math.imul): a plain `s * 1103515245` loses the low bits in doubles.
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 4294967296;
   };
   return Array.from({ length: n }, () => [
     Math.floor(rnd() * (width - REGION)),

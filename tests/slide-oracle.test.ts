@@ -36,8 +36,9 @@ function openslideRegions(slide: string, regions: Region[]): Buffer {
 function seeded(seed: number) {
   let s = seed;
   return () => {
-    s = (s * 1103515245 + 12345) & 0x7fffffff;
-    return s / 0x7fffffff;
+    // 32-bit LCG in exact integer arithmetic (Math.imul): a plain `s * 1103515245` loses the low bits in doubles.
+    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
+    return s / 4294967296;
   };
 }
 

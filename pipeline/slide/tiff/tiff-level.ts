@@ -42,6 +42,7 @@ export function createTiffLevel(ifd: IfdInfo, read: ByteReader, codecs: CodecReg
     ...grid,
     readRawTile: (col, row) => rawTile(col, row),
     async readTile(col, row, signal) {
+      signal?.throwIfAborted();
       const bytes = await rawTile(col, row, signal);
       if (bytes.length === 0) {
         // Empty tiles (TileByteCounts 0) are white, without I/O or decoding.
