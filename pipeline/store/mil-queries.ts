@@ -172,3 +172,16 @@ export function modelIdByPath(store: Store, path: string): number | undefined {
     | undefined;
   return row?.id;
 }
+
+/** Newest run of `kind` whose config has `out` = `outDir`, with its status (finished trainings). */
+export function runByOutDir(
+  store: Store,
+  kind: string,
+  outDir: string,
+): { id: number; status: string } | undefined {
+  return store.db
+    .prepare(
+      `SELECT id, status FROM runs WHERE kind = ? AND json_extract(config_json, '$.out') = ? ORDER BY id DESC LIMIT 1`,
+    )
+    .get(kind, outDir) as { id: number; status: string } | undefined;
+}

@@ -1,0 +1,140 @@
+/**
+ * `wsi camelyon` end to end on a tiny synthetic set (2 training + 2 test slides of 1536², one small lesion
+ * per tumour slide, a few CASED steps): the report and the store must be complete, and a second run must
+ * resume (every stage skipped or already done) instead of redoing work.
+ */
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateSyntheticSet } from '../fixtures/camelyon/generate.ts';
+import type { LesionCounts } from '../fixtures/camelyon/scene.ts';
+import { main } from '../pipeline/cli.ts';
+import { openStore } from '../pipeline/store/db.ts';
+import { tempDir } from './helpers/paths.ts';
+
+const tmp = tempDir('camelyon');
+const trainDir = join(tmp.path, 'train');
+const testDir = join(tmp.path, 'test');
+const outDir = join(tmp.path, 'out');
+const lesions: LesionCounts = { large: [0, 0], small: [1, 1], itc: [0, 0] };
+const argv = [
+  'camelyon',
+  '--train',
+  trainDir,
+  '--test',
+  testDir,
+  '--out',
+  outDir,
+  '--train-steps',
+  '3',
+  '--train-batch',
+  '8',
+  '--mil-epochs',
+  '3',
+  '--workers',
+  '1',
+];
+
+beforeAll(async () => {
+  const common = { slides: 2, size: 1536, tumourShare: 0.5, lesions };
+  await generateSyntheticSet({ ...common, out: trainDir, seed: 31, prefix: 'train' });
+  await generateSyntheticSet({ ...common, out: testDir, seed: 32, prefix: 'test' });
+}, 300_000);
+afterAll(() => tmp.cleanup());
+
+describe('wsi camelyon', () => {
+  it('runs the whole study and leaves a complete report and store; a rerun resumes', async () => {
+    expect(await main(argv)).toBe(0);
+    const report = readFileSync(join(outDir, 'report.md'), 'utf8');
+    for (const section of [
+      '## Slide classification (test slides)',
+      '| attention-MIL |',
+      '| FCN heatmap, slide score = max |',
+      '![ROC](roc.png)',
+      '## Lesion detection',
+      '## Where attention goes',
+      '## Top attention patches',
+      '| test_001 |',
+      '| test_002 |',
+    ]) {
+      expect(report).toContain(section);
+    }
+    expect(existsSync(join(outDir, 'roc.png'))).toBe(true);
+    const json = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8'));
+    expect(json.milAuc.auc).toBeGreaterThanOrEqual(0);
+    expect(json.galleries.length).toBe(2);
+    for (const g of json.galleries) expect(existsSync(join(outDir, g.file))).toBe(true);
+
+    const store = openStore(join(outDir, 'study.sqlite'));
+    try {
+      const runs = store.db.prepare('SELECT id, kind, status FROM runs ORDER BY id').all() as {
+        id: number;
+        kind: string;
+        status: string;
+      }[];
+      expect(runs.map((r) => r.kind).sort()).toEqual(['embed', 'infer', 'mil', 'mil-train', 'train']);
+      expect(runs.every((r) => r.status === 'done')).toBe(true);
+      const run = (kind: string) => runs.find((r) => r.kind === kind)?.id;
+      const count = (sql: string, ...args: unknown[]) =>
+        (store.db.prepare(sql).get(...args) as { n: number }).n;
+      expect(count('SELECT COUNT(*) AS n FROM slides')).toBe(4);
+      expect(count('SELECT COUNT(*) AS n FROM models')).toBe(2);
+      // Every slide has a heatmap, embeddings, a MIL probability and attention on every embedded patch.
+      expect(
+        count(
+          'SELECT COUNT(DISTINCT slide_id) AS n FROM patches WHERE run_id = ? AND score IS NOT NULL',
+          run('infer'),
+        ),
+      ).toBe(4);
+      expect(
+        count(
+          'SELECT COUNT(DISTINCT slide_id) AS n FROM patches WHERE run_id = ? AND embedding IS NOT NULL',
+          run('embed'),
+        ),
+      ).toBe(4);
+      expect(count('SELECT COUNT(*) AS n FROM slide_results WHERE run_id = ?', run('mil'))).toBe(4);
+      expect(count('SELECT COUNT(*) AS n FROM patches WHERE run_id = ?', run('mil'))).toBe(
+        count('SELECT COUNT(*) AS n FROM patches WHERE run_id = ?', run('embed')),
+      );
+      const sums = store.db
+        .prepare(
+          'SELECT SUM(attention) AS s, MAX(attention_norm) AS hi FROM patches WHERE run_id = ? GROUP BY slide_id',
+        )
+        .all(run('mil')) as { s: number; hi: number }[];
+      for (const s of sums) {
+        expect(s.s).toBeCloseTo(1, 4);
+        expect(s.hi).toBe(1);
+      }
+      expect(count('SELECT COUNT(*) AS n FROM training_log WHERE run_id = ?', run('mil-train'))).toBe(3);
+    } finally {
+      store.close();
+    }
+
+    // Second run: same runs resumed, nothing added.
+    expect(await main(argv)).toBe(0);
+    const again = openStore(join(outDir, 'study.sqlite'));
+    try {
+      const runs = again.db.prepare('SELECT kind, attempts FROM runs ORDER BY id').all() as {
+        kind: string;
+        attempts: number;
+      }[];
+      expect(runs.length).toBe(5);
+      // train and mil-train were skipped as done; infer, embed and mil resumed their runs.
+      expect(
+        runs
+          .filter((r) => r.attempts === 2)
+          .map((r) => r.kind)
+          .sort(),
+      ).toEqual(['embed', 'infer', 'mil']);
+    } finally {
+      again.close();
+    }
+  });
+
+  it('refuses folders that are not CAMELYON-style with a one-line error', async () => {
+    expect(
+      await main(['camelyon', '--train', join(tmp.path, 'nope'), '--test', testDir, '--out', outDir]),
+    ).toBe(1);
+    expect(await main(['camelyon', '--train', trainDir, '--test', trainDir, '--out', outDir])).toBe(1);
+  });
+});
