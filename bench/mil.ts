@@ -8,12 +8,14 @@
  * 95% bootstrap CI, for three seeds; on positive test slides, the attention mass inside the annotated
  * tumour vs the tumour's share of the tissue patches.
  *
- * Encoder: `--encoder DIR` (a trained patch classifier, e.g. from CASED training); without it a randomly
- * initialised classifier of the default architecture is used, i.e. random convolutional features, and the
- * report says so. The reference measured in the same run is the max-pooling baseline (ratio = attention
+ * Encoder: by default the patch classifier is trained with CASED sampling on the training slides'
+ * annotations by `wsi camelyon` (which also gives the FCN heatmaps, embeddings, FROC and its own report in
+ * OUT/study/); `--encoder DIR` uses a given trained classifier; `--random-encoder` uses a randomly
+ * initialised classifier of the default architecture (random convolutional features), and says so. The reference measured in the same run is the max-pooling baseline (ratio = attention
  * AUC / max-pooling AUC), and the tumour share (ratio = attention mass / share).
  *
- * Run: npx tsx bench/mil.ts [--train 24] [--test 24] [--size 4096] [--encoder DIR] [--out out/bench-mil]
+ * Run: npx tsx bench/mil.ts [--train 24] [--test 24] [--size 4096] [--train-steps 200 | --encoder DIR |
+ *      --random-encoder] [--seeds 1,2,3] [--out out/bench-mil]
  * Last line: one JSON object with the figures. Numbers are noisy while others share the 2 cores.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
@@ -25,6 +27,7 @@ import { rocAucWithCi } from '../pipeline/eval/auc.ts';
 import { attentionMassInTumour } from '../pipeline/mil/attention-mass.ts';
 import { predictBag } from '../pipeline/mil/bag.ts';
 import { loadBags, resolveEmbedRun, type StoredBag } from '../pipeline/mil/bags-from-store.ts';
+import { runCamelyonStudy } from '../pipeline/mil/camelyon-study.ts';
 import type { MilKind } from '../pipeline/mil/config.ts';
 import { embedSlides } from '../pipeline/mil/embed.ts';
 import { splitValidation } from '../pipeline/mil/study.ts';
@@ -34,7 +37,7 @@ import { inferSlides } from '../pipeline/models/fcn.ts';
 import { readModelMeta, saveModel } from '../pipeline/models/model-io.ts';
 import { newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { createPool } from '../pipeline/pool.ts';
-import { openStore } from '../pipeline/store/db.ts';
+import { openStore, type Store } from '../pipeline/store/db.ts';
 import { slideResultsOfRun } from '../pipeline/store/mil-queries.ts';
 
 const { values } = parseArgs({
@@ -43,6 +46,8 @@ const { values } = parseArgs({
     test: { type: 'string', default: '24' },
     size: { type: 'string', default: '4096' },
     encoder: { type: 'string' },
+    'random-encoder': { type: 'boolean', default: false },
+    'train-steps': { type: 'string', default: '200' },
     out: { type: 'string', default: 'out/bench-mil' },
     seeds: { type: 'string', default: '1,2,3' },
   },
@@ -84,42 +89,84 @@ function meanCi(xs: number[]): { mean: number; lo: number; hi: number } {
   return { mean, lo: mean - half, hi: mean + half };
 }
 
-async function main() {
-  mkdirSync(OUT, { recursive: true });
-  await initBackend();
-  const t0 = performance.now();
-  const train = await synthSet('train', Number(values.train), 11);
-  const test = await synthSet('test', Number(values.test), 12);
+interface Prepared {
+  encoder: { dir: string; random: boolean };
+  store: Store;
+  inferRunId: number;
+  embedRunId: number;
+}
+
+/** Random or given encoder: FCN grid + embeddings directly. */
+async function prepareDirect(): Promise<Prepared> {
   const encoder = await encoderDir();
-  const meta = readModelMeta(encoder.dir);
   const store = openStore(join(OUT, 'store.sqlite'));
-  const all = [...train, ...test];
-  log(`FCN inference (tissue grid + heatmap) over ${all.length} slides`);
+  const slides = [
+    ...(await synthSet('train', Number(values.train), 11)),
+    ...(await synthSet('test', Number(values.test), 12)),
+  ];
+  log(`FCN inference (tissue grid + heatmap) over ${slides.length} slides`);
   const infer = await inferSlides({
     store,
     modelDir: encoder.dir,
-    slides: all.map((s) => s.file),
+    slides: slides.map((s) => s.file),
     allowUntrained: encoder.random,
     minTissue: 0.5,
     quiet: true,
   });
   const pool = createPool({ workers: 2 });
-  const spacing = SPACING_UM / 0.25; // synthetic slides are 0.25 µm/px
-  log(`embeddings (${meta.name} 'features', one patch per ${SPACING_UM} µm)`);
+  log(`embeddings ('features', one patch per ${SPACING_UM} µm)`);
   const embed = await embedSlides(
     store,
-    all.map((s) => s.file),
+    slides.map((s) => s.file),
     {
       modelDir: encoder.dir,
       pool,
-      spacing,
+      spacing: SPACING_UM / 0.25, // synthetic slides are 0.25 µm/px
       patchesRun: infer.runId,
       allowUntrained: encoder.random,
       dtype: 'float16',
     },
   );
   await pool.close();
-  const bags = loadBags(store, resolveEmbedRun(store, embed.runId));
+  return { encoder, store, inferRunId: infer.runId, embedRunId: embed.runId };
+}
+
+/** CASED-trained encoder: the whole `wsi camelyon` study, whose store then serves the seeds below. */
+async function prepareWithStudy(): Promise<Prepared> {
+  const pool = createPool({ workers: 2 });
+  try {
+    const report = await runCamelyonStudy({
+      trainDir: join(OUT, 'train'),
+      testDir: join(OUT, 'test'),
+      outDir: join(OUT, 'study'),
+      trainSteps: Number(values['train-steps']),
+      mpp: 1,
+      spacingUm: SPACING_UM,
+      seed: 1,
+      pool,
+      workers: 2,
+      log,
+    });
+    return {
+      encoder: { dir: report.classifier.dir, random: false },
+      store: openStore(report.dbPath),
+      inferRunId: report.runs.infer,
+      embedRunId: report.runs.embed,
+    };
+  } finally {
+    await pool.close();
+  }
+}
+
+async function main() {
+  mkdirSync(OUT, { recursive: true });
+  await initBackend();
+  const t0 = performance.now();
+  const train = await synthSet('train', Number(values.train), 11);
+  const test = await synthSet('test', Number(values.test), 12);
+  const prep = values['random-encoder'] || values.encoder ? await prepareDirect() : await prepareWithStudy();
+  const { encoder, store, embedRunId, inferRunId } = prep;
+  const bags = loadBags(store, resolveEmbedRun(store, embedRunId));
   const byName = new Map(bags.map((b) => [b.slideName.replace(/\.tif$/, ''), b]));
   const label = (s: { tumour: boolean }) => (s.tumour ? 1 : 0) as 0 | 1;
   const trainBags = train.map((s) => ({ ...(byName.get(s.name) as StoredBag), label: label(s) }));
@@ -131,7 +178,7 @@ async function main() {
 
   // FCN reference: slide score = max patch score of the encoder's own head (meaningless when random).
   const fcnScores = new Map(
-    slideResultsOfRun(store, infer.runId).map((r) => [r.name.replace(/\.tif$/, ''), r.score]),
+    slideResultsOfRun(store, inferRunId).map((r) => [r.name.replace(/\.tif$/, ''), r.score]),
   );
   const fcn = rocAucWithCi(
     test.map((s) => fcnScores.get(s.name) ?? 0),
