@@ -6,6 +6,8 @@
 import type { TileGrid } from './level.ts';
 
 export type TileFetcher = (col: number, row: number) => Promise<Uint8Array>;
+/** Called once per fetched tile after its pixels were copied (or its fetch failed). */
+export type TileRelease = (col: number, row: number) => void;
 
 export async function readWindow(
   grid: TileGrid,
@@ -14,6 +16,7 @@ export async function readWindow(
   width: number,
   height: number,
   getTile: TileFetcher,
+  release?: TileRelease,
 ): Promise<Uint8Array> {
   const x0 = Math.max(x, 0);
   const y0 = Math.max(y, 0);
@@ -33,21 +36,20 @@ export async function readWindow(
   const copies: Promise<void>[] = [];
   for (let row = r0; row <= r1; row++) {
     for (let col = c0; col <= c1; col++) {
-      copies.push(
-        getTile(col, row).then((tile) => {
-          const tx = col * tw;
-          const ty = row * th;
-          const ix0 = Math.max(x0, tx);
-          const ix1 = Math.min(x1, tx + tw);
-          const iy0 = Math.max(y0, ty);
-          const iy1 = Math.min(y1, ty + th);
-          const rowBytes = (ix1 - ix0) * 3;
-          for (let yy = iy0; yy < iy1; yy++) {
-            const src = ((yy - ty) * tw + (ix0 - tx)) * 3;
-            out.set(tile.subarray(src, src + rowBytes), ((yy - y) * width + (ix0 - x)) * 3);
-          }
-        }),
-      );
+      const copied = getTile(col, row).then((tile) => {
+        const tx = col * tw;
+        const ty = row * th;
+        const ix0 = Math.max(x0, tx);
+        const ix1 = Math.min(x1, tx + tw);
+        const iy0 = Math.max(y0, ty);
+        const iy1 = Math.min(y1, ty + th);
+        const rowBytes = (ix1 - ix0) * 3;
+        for (let yy = iy0; yy < iy1; yy++) {
+          const src = ((yy - ty) * tw + (ix0 - tx)) * 3;
+          out.set(tile.subarray(src, src + rowBytes), ((yy - y) * width + (ix0 - x)) * 3);
+        }
+      });
+      copies.push(release ? copied.finally(() => release(col, row)) : copied);
     }
   }
   await Promise.all(copies);

@@ -10,7 +10,11 @@ export interface ByteLru<V extends { byteLength: number }> {
   clear(): void;
 }
 
-export function createByteLru<V extends { byteLength: number }>(capacityBytes: number): ByteLru<V> {
+export function createByteLru<V extends { byteLength: number }>(
+  capacityBytes: number,
+  /** Called for each entry dropped to make room (not for replaced or cleared entries). */
+  onEvict?: (key: string, value: V) => void,
+): ByteLru<V> {
   // A Map iterates in insertion order, so re-inserting on access keeps the least recent entry first.
   const entries = new Map<string, V>();
   let bytes = 0;
@@ -36,6 +40,7 @@ export function createByteLru<V extends { byteLength: number }>(capacityBytes: n
         if (bytes <= capacityBytes) break;
         entries.delete(k);
         bytes -= v.byteLength;
+        onEvict?.(k, v);
       }
     },
     get bytes() {

@@ -1,5 +1,5 @@
 /** Resizing RGB buffers with sharp, and a streaming box-filter shrink for levels too big to hold at once. */
-import { readWindow, type TileFetcher } from './assemble.ts';
+import { readWindow, type TileFetcher, type TileRelease } from './assemble.ts';
 import type { TileGrid } from './level.ts';
 import { sharp } from './sharp-setup.ts';
 import type { RGBImage } from './types.ts';
@@ -25,6 +25,7 @@ export async function shrinkLevelStreaming(
   getTile: TileFetcher,
   width: number,
   height: number,
+  release?: TileRelease,
 ): Promise<RGBImage> {
   const sums = new Float64Array(width * height * 3);
   const counts = new Float64Array(width * height);
@@ -32,7 +33,7 @@ export async function shrinkLevelStreaming(
   for (let x = 0; x < grid.width; x++) xMap[x] = Math.min(width - 1, Math.floor((x * width) / grid.width));
   for (let by = 0; by < grid.height; by += grid.tileHeight) {
     const bh = Math.min(grid.tileHeight, grid.height - by);
-    const band = await readWindow(grid, 0, by, grid.width, bh, getTile);
+    const band = await readWindow(grid, 0, by, grid.width, bh, getTile, release);
     for (let yy = 0; yy < bh; yy++) {
       const oy = Math.min(height - 1, Math.floor(((by + yy) * height) / grid.height));
       const rowBase = oy * width;

@@ -3,13 +3,14 @@
  * reads, µm/px reads, tiles, thumbnails and the decoded-tile cache from here.
  */
 import { MissingResolutionError, ReadRangeError } from '../errors.ts';
-import { readWindow } from './assemble.ts';
+import { readWindow, type TileFetcher, type TileRelease } from './assemble.ts';
 import { createByteLru } from './cache.ts';
 import type { LevelSource } from './level.ts';
 import { tileColumns, tileRows } from './level.ts';
 import { MAX_READ_PIXELS } from './limits.ts';
 import { chooseLevel, planRead } from './plan.ts';
 import { resizeRgb, shrinkLevelStreaming } from './resample.ts';
+import { recycleTileBuffer } from './tile-buffers.ts';
 import type {
   LevelInfo,
   LevelRegion,
@@ -69,14 +70,20 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
     tileWidth: l.tileWidth,
     tileHeight: l.tileHeight,
   }));
-  const cache = createByteLru<Uint8Array>(parts.cacheBytes ?? DEFAULT_CACHE_BYTES);
+  // Tiles some read is still going to copy, by key (count of waiting reads). An evicted tile that
+  // nobody waits on gives its memory back for the next decode (tile-buffers.ts).
+  const pinned = new Map<string, number>();
+  const cache = createByteLru<Uint8Array>(parts.cacheBytes ?? DEFAULT_CACHE_BYTES, (key, tile) => {
+    if (!pinned.has(key)) recycleTileBuffer(tile);
+  });
   const inFlight = new Map<string, Promise<Uint8Array>>();
   let closed = false;
 
-  function tileFetcher(level: number, signal?: AbortSignal) {
+  function tileAccess(level: number, signal?: AbortSignal): { get: TileFetcher; release: TileRelease } {
     const src = levels[level];
-    return (col: number, row: number): Promise<Uint8Array> => {
+    const get = (col: number, row: number): Promise<Uint8Array> => {
       const key = `${level}/${col}/${row}`;
+      pinned.set(key, (pinned.get(key) ?? 0) + 1);
       const hit = cache.get(key);
       if (hit) return Promise.resolve(hit);
       let p = inFlight.get(key);
@@ -96,6 +103,13 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
       }
       return p;
     };
+    const release = (col: number, row: number): void => {
+      const key = `${level}/${col}/${row}`;
+      const n = (pinned.get(key) ?? 1) - 1;
+      if (n <= 0) pinned.delete(key);
+      else pinned.set(key, n);
+    };
+    return { get, release };
   }
 
   function checkLevel(level: number): void {
@@ -118,7 +132,8 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
     height: number,
     signal?: AbortSignal,
   ): Promise<RGBImage> {
-    const data = await readWindow(levels[level], x, y, width, height, tileFetcher(level, signal));
+    const tiles = tileAccess(level, signal);
+    const data = await readWindow(levels[level], x, y, width, height, tiles.get, tiles.release);
     return { data, width, height, channels: 3 };
   }
 
@@ -205,7 +220,8 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
         const img = await readLevelWindow(level, 0, 0, src.width, src.height);
         return resizeRgb(img, width, height);
       }
-      return shrinkLevelStreaming(src, tileFetcher(level), width, height);
+      const tiles = tileAccess(level);
+      return shrinkLevelStreaming(src, tiles.get, width, height, tiles.release);
     },
 
     async readAssociatedImage(name: string) {

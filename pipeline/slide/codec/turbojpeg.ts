@@ -6,6 +6,7 @@
  * back to sharp (loadTurboJpeg() returns undefined).
  */
 import { createRequire } from 'node:module';
+import { allocTileBuffer } from '../tile-buffers.ts';
 
 export interface TurboJpeg {
   /** Decodes a complete JPEG stream to interleaved RGB; throws with libjpeg's message on failure. */
@@ -18,12 +19,6 @@ const TJPF_RGB = 0;
 const TJ_FLAGS = 0;
 
 let loaded: TurboJpeg | null | undefined;
-
-/** A plain Uint8Array over fresh, unzeroed memory of its own (never Buffer's shared pool: it may be transferred). */
-function uninitialised(n: number): Uint8Array {
-  const b = Buffer.allocUnsafeSlow(n);
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
-}
 
 export function loadTurboJpeg(): TurboJpeg | undefined {
   if (loaded !== undefined) return loaded ?? undefined;
@@ -63,7 +58,7 @@ export function loadTurboJpeg(): TurboJpeg | undefined {
         }
         const width = w[0];
         const height = h[0];
-        const data = uninitialised(width * height * 3); // every byte is written by the decoder
+        const data = allocTileBuffer(width * height * 3); // every byte is written by the decoder
         if (decompress(handle, jpeg, jpeg.length, data, width, 0, height, TJPF_RGB, TJ_FLAGS) !== 0) {
           throw new Error(String(errorString(handle)));
         }
