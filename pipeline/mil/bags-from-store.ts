@@ -34,15 +34,14 @@ export function resolveEmbedRun(store: Store, runId?: number): { id: number; dty
 }
 
 /**
- * Loads the bags of an embed run. With `labels`, only labelled slides are returned (with their label);
- * `onlyKeys` restricts to those slide keys.
+ * The bags of an embed run, one slide at a time (inference keeps only one bag in memory). With `labels`,
+ * only labelled slides are yielded (with their label); `onlyKeys` restricts to those slide keys.
  */
-export function loadBags(
+export function* iterateBags(
   store: Store,
   run: { id: number; dtype: EmbeddingDtype },
   options: { labels?: Map<string, 0 | 1>; onlyKeys?: Set<string> } = {},
-): StoredBag[] {
-  const bags: StoredBag[] = [];
+): Generator<StoredBag> {
   for (const slide of doneSlidesOfRun(store, run.id)) {
     const key = slideKey(slide.name);
     if (options.onlyKeys && !options.onlyKeys.has(key)) continue;
@@ -59,7 +58,18 @@ export function loadBags(
       decodeEmbeddingInto(embedding, run.dtype, dim, x, i * dim);
       return box;
     });
-    bags.push({ ...makeBag(slide.id, x, dim, label), slideName: slide.name, patches });
+    yield { ...makeBag(slide.id, x, dim, label), slideName: slide.name, patches };
   }
-  return bags;
+}
+
+/**
+ * All bags of an embed run in memory (training revisits every bag each epoch): about
+ * patches × dim × 4 bytes, e.g. 400 slides × 10,000 patches × 64 floats ≈ 1 GB.
+ */
+export function loadBags(
+  store: Store,
+  run: { id: number; dtype: EmbeddingDtype },
+  options: { labels?: Map<string, 0 | 1>; onlyKeys?: Set<string> } = {},
+): StoredBag[] {
+  return [...iterateBags(store, run, options)];
 }

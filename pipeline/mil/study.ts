@@ -12,7 +12,7 @@ import { registerModel } from '../store/models.ts';
 import { beginRun, failRun, finishRun, isSlideDone } from '../store/runs.ts';
 import { writeTrainingLog } from '../store/training-queries.ts';
 import { normaliseWeights, predictBag } from './bag.ts';
-import { loadBags, resolveEmbedRun, type StoredBag } from './bags-from-store.ts';
+import { iterateBags, loadBags, resolveEmbedRun, type StoredBag } from './bags-from-store.ts';
 import type { MilConfig } from './config.ts';
 import { loadMilModel, saveMilModel } from './io.ts';
 import { slideKey } from './labels.ts';
@@ -152,7 +152,7 @@ export async function inferMilToStore(store: Store, o: MilInferOptions) {
   let slides = 0;
   let skipped = 0;
   try {
-    for (const bag of loadBags(store, embed, { onlyKeys: o.onlyKeys })) {
+    for (const bag of iterateBags(store, embed, { onlyKeys: o.onlyKeys })) {
       if (isSlideDone(store, runId, bag.id)) {
         skipped++;
         continue;
