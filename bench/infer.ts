@@ -7,11 +7,13 @@
  *     peak measured with an AVX2 FMA loop (a small C program compiled with gcc at bench time);
  *  3. scaling of the real `wsi infer` tile path (read + decode + normalise + ONNX) from 1 to 2 Piscina
  *     workers, and the main thread with a 2-thread session for comparison.
- * Last line: {"fcn_vs_patch", "vs_pytorch", "pct_peak"}. Run: npx tsx bench/infer.ts
- * Numbers are noisy when other work shares the machine's 2 cores.
+ * Last line: {"fcn_vs_patch", "vs_pytorch", "pct_peak"}, all at one thread and from CPU time (FLOPs per
+ * CPU-second), which equals wall-clock throughput on an idle machine and stays meaningful when other work
+ * shares the 2 cores; wall-clock figures, 2-thread figures and worker scaling are printed on stderr.
+ * Run: npx tsx bench/infer.ts
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -42,57 +44,88 @@ function log(line: string): void {
   process.stderr.write(`${line}\n`);
 }
 
-async function timeIt(reps: number, fn: () => Promise<unknown>): Promise<number> {
-  await fn(); // warm-up
-  const t0 = performance.now();
-  for (let i = 0; i < reps; i++) await fn();
-  return (performance.now() - t0) / reps / 1000;
+interface Timing {
+  /** Wall-clock seconds per repetition. */
+  wall: number;
+  /** CPU seconds (all threads of this process) per repetition: robust to other work sharing the cores. */
+  cpu: number;
 }
 
+async function timeIt(reps: number, fn: () => Promise<unknown>): Promise<Timing> {
+  await fn(); // warm-up
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (let i = 0; i < reps; i++) await fn();
+  const c = process.cpuUsage(c0);
+  return { wall: (performance.now() - t0) / reps / 1000, cpu: (c.user + c.system) / 1e6 / reps };
+}
+
+// Ten independent FMA chains per thread (enough to cover FMA latency × ports); 512-bit vectors when built
+// with -mavx512f (onnxruntime's MLAS uses AVX-512 kernels on CPUs that have it), else 256-bit AVX2.
 const FMA_C = `
 #include <immintrin.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
+#ifdef __AVX512F__
+typedef __m512 vec; enum { LANES = 16 };
+#define SET1 _mm512_set1_ps
+#define FMA _mm512_fmadd_ps
+#define ADD _mm512_add_ps
+#define STORE _mm512_storeu_ps
+#else
+typedef __m256 vec; enum { LANES = 8 };
+#define SET1 _mm256_set1_ps
+#define FMA _mm256_fmadd_ps
+#define ADD _mm256_add_ps
+#define STORE _mm256_storeu_ps
+#endif
 static long iters;
 static void *work(void *arg) {
-  __m256 a[10]; for (int j = 0; j < 10; j++) a[j] = _mm256_set1_ps(1.0f + j);
-  const __m256 m = _mm256_set1_ps(0.999999f), c = _mm256_set1_ps(1e-7f);
+  vec a0 = SET1(1), a1 = SET1(2), a2 = SET1(3), a3 = SET1(4), a4 = SET1(5), a5 = SET1(6), a6 = SET1(7), a7 = SET1(8), a8 = SET1(9), a9 = SET1(10);
+  const vec m = SET1(0.999999f), c = SET1(1e-7f);
   for (long i = 0; i < iters; i++) {
-    a[0] = _mm256_fmadd_ps(a[0], m, c); a[1] = _mm256_fmadd_ps(a[1], m, c); a[2] = _mm256_fmadd_ps(a[2], m, c);
-    a[3] = _mm256_fmadd_ps(a[3], m, c); a[4] = _mm256_fmadd_ps(a[4], m, c); a[5] = _mm256_fmadd_ps(a[5], m, c);
-    a[6] = _mm256_fmadd_ps(a[6], m, c); a[7] = _mm256_fmadd_ps(a[7], m, c); a[8] = _mm256_fmadd_ps(a[8], m, c);
-    a[9] = _mm256_fmadd_ps(a[9], m, c);
+    a0 = FMA(a0, m, c); a1 = FMA(a1, m, c); a2 = FMA(a2, m, c); a3 = FMA(a3, m, c); a4 = FMA(a4, m, c);
+    a5 = FMA(a5, m, c); a6 = FMA(a6, m, c); a7 = FMA(a7, m, c); a8 = FMA(a8, m, c); a9 = FMA(a9, m, c);
   }
-  __m256 s = a[0]; for (int j = 1; j < 10; j++) s = _mm256_add_ps(s, a[j]);
-  float out[8]; _mm256_storeu_ps(out, s); *(float *)arg = out[0];
+  vec s = ADD(ADD(ADD(a0, a1), ADD(a2, a3)), ADD(ADD(a4, a5), ADD(ADD(a6, a7), ADD(a8, a9))));
+  float out[LANES]; STORE(out, s); *(float *)arg = out[0];
   return NULL;
 }
 int main(int argc, char **argv) {
   int threads = atoi(argv[1]); iters = atol(argv[2]);
   pthread_t t[64]; float sink[64];
-  struct timespec a, b; clock_gettime(CLOCK_MONOTONIC, &a);
+  struct timespec a, b, ca, cb; clock_gettime(CLOCK_MONOTONIC, &a); clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ca);
   for (int i = 0; i < threads; i++) pthread_create(&t[i], NULL, work, &sink[i]);
   for (int i = 0; i < threads; i++) pthread_join(t[i], NULL);
-  clock_gettime(CLOCK_MONOTONIC, &b);
+  clock_gettime(CLOCK_MONOTONIC, &b); clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &cb);
   double s = (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) * 1e-9;
-  printf("%.3f %g\\n", (double)threads * iters * 10 * 8 * 2 / s / 1e9, sink[0]);
+  double cs = (cb.tv_sec - ca.tv_sec) + (cb.tv_nsec - ca.tv_nsec) * 1e-9;
+  double flop = (double)threads * iters * 10 * LANES * 2;
+  printf("%.3f %.3f %g\\n", flop / s / 1e9, flop / cs / 1e9 * threads, sink[0]);
   return 0;
 }
 `;
 
-/** Peak single-precision GFLOP/s on `threads` threads: best of 3 runs of the FMA loop. */
-function cpuPeak(threads: number): number | null {
+/**
+ * Peak single-precision GFLOP/s on `threads` threads, best of 3 runs of the FMA loop: by wall clock, and
+ * per CPU-second × threads (what the cores deliver while they run it, whatever else shares them).
+ */
+function cpuPeak(threads: number, isa: 'avx2' | 'avx512'): { wall: number; cpu: number } | null {
   const src = path.join(work, 'fma.c');
-  const bin = path.join(work, 'fma');
+  const bin = path.join(work, `fma-${isa}`);
   try {
     writeFileSync(src, FMA_C);
-    execFileSync('gcc', ['-O3', '-mavx2', '-mfma', '-pthread', src, '-o', bin]);
-    let best = 0;
+    const flags = isa === 'avx512' ? ['-mavx512f', '-mfma'] : ['-mavx2', '-mfma'];
+    execFileSync('gcc', ['-O3', ...flags, '-pthread', src, '-o', bin]);
+    const best = { wall: 0, cpu: 0 };
     for (let i = 0; i < 3; i++) {
-      const out = execFileSync(bin, [String(threads), '100000000'], { encoding: 'utf8' });
-      best = Math.max(best, Number(out.split(' ')[0]));
+      const [wall, cpu] = execFileSync(bin, [String(threads), '100000000'], { encoding: 'utf8' })
+        .split(' ')
+        .map(Number);
+      best.wall = Math.max(best.wall, wall);
+      best.cpu = Math.max(best.cpu, cpu);
     }
     return best;
   } catch (err) {
@@ -120,14 +153,14 @@ net = torch.nn.Sequential(*layers).eval()
 x = torch.rand(1, 3, size, size)
 with torch.no_grad():
     net(x)
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for _ in range(reps):
         net(x)
-    print((time.perf_counter() - t) / reps)
+    print((time.perf_counter() - t) / reps, (time.process_time() - c) / reps)
 `;
 
 /** Seconds per forward pass in PyTorch (conv + ReLU; batch norm folded away as in our export). */
-function torchSeconds(size: number, threads: number): number | null {
+function torchSeconds(size: number, threads: number): Timing | null {
   const script = path.join(work, 'torch_bench.py');
   writeFileSync(script, TORCH_PY);
   try {
@@ -137,9 +170,12 @@ function torchSeconds(size: number, threads: number): number | null {
       {
         encoding: 'utf8',
         stdio: ['ignore', 'pipe', 'pipe'],
+        // OpenMP threads sleep instead of spinning between layers, so CPU time counts work only.
+        env: { ...process.env, OMP_WAIT_POLICY: 'PASSIVE' },
       },
     );
-    return Number(out.trim());
+    const [wall, cpu] = out.trim().split(' ').map(Number);
+    return { wall, cpu };
   } catch (err) {
     log(`PyTorch not measured (install Debian python3-torch): ${(err as Error).message.split('\n')[0]}`);
     return null;
@@ -194,23 +230,24 @@ async function main(): Promise<void> {
     }
   };
   const tSample = await timeIt(1, scorePatchSample);
-  const tPatch = (tSample / PATCH_SAMPLE) * OUT * OUT;
-  const fcnVsPatch = tPatch / tFcn;
+  const perGrid = (OUT * OUT) / PATCH_SAMPLE;
+  const fcnVsPatch = (tSample.cpu * perGrid) / tFcn.cpu;
   log(
-    `FCN ${tFcn.toFixed(3)} s vs patch-by-patch ${tPatch.toFixed(2)} s (from ${PATCH_SAMPLE} patches, batch ${batch}) for ${OUT}² outputs: ${fcnVsPatch.toFixed(1)}× (max |FCN − patch| ${maxDiff.toExponential(1)})`,
+    `FCN ${tFcn.wall.toFixed(3)} s vs patch-by-patch ${(tSample.wall * perGrid).toFixed(2)} s wall (from ${PATCH_SAMPLE} patches, batch ${batch}) for ${OUT}² outputs: ${((tSample.wall * perGrid) / tFcn.wall).toFixed(1)}× wall, ${fcnVsPatch.toFixed(1)}× CPU time (max |FCN − patch| ${maxDiff.toExponential(1)})`,
   );
 
-  // 2. Throughput: ours with 1 and 2 threads (one 2-thread session; two 1-thread sessions in parallel).
-  const ours1 = gflop / tFcn;
+  // 2. Throughput. "cpu" rates are GFLOP per CPU-second × threads: on an idle machine they equal wall-clock
+  // GFLOP/s; on a shared one they still measure what the code makes of the cores it gets.
+  const ours1 = { wall: gflop / tFcn.wall, cpu: gflop / tFcn.cpu };
   const two: OnnxRunner = await createOnnxRunner(onnx, { threads: 2, gpu: false });
   const tTwoThreads = await timeIt(3, () => two.run(input, [1, size, size, 3]));
   const other = await createOnnxRunner(onnx, { threads: 1, gpu: false });
   const tTwoSessions = await timeIt(2, () =>
     Promise.all([one.run(input, [1, size, size, 3]), other.run(input, [1, size, size, 3])]),
   );
-  const ours2 = Math.max(gflop / tTwoThreads, (2 * gflop) / tTwoSessions);
+  const ours2wall = Math.max(gflop / tTwoThreads.wall, (2 * gflop) / tTwoSessions.wall);
   log(
-    `onnxruntime: ${ours1.toFixed(1)} GFLOP/s on 1 thread; ${(gflop / tTwoThreads).toFixed(1)} with a 2-thread session, ${((2 * gflop) / tTwoSessions).toFixed(1)} with two 1-thread sessions`,
+    `onnxruntime 1 thread: ${ours1.wall.toFixed(1)} GFLOP/s wall, ${ours1.cpu.toFixed(1)} per CPU-second; 2 threads (wall): ${(gflop / tTwoThreads.wall).toFixed(1)} with a 2-thread session, ${((2 * gflop) / tTwoSessions.wall).toFixed(1)} with two 1-thread sessions`,
   );
   await Promise.all([one.close(), two.close(), other.close()]);
 
@@ -221,17 +258,31 @@ async function main(): Promise<void> {
     y.dispose();
   });
   x.dispose();
-  log(`tfjs ${tf.getBackend()}: ${(gflop / tTf).toFixed(1)} GFLOP/s (1 thread)`);
+  log(
+    `tfjs ${tf.getBackend()} 1 thread: ${(gflop / tTf.wall).toFixed(1)} GFLOP/s wall, ${(gflop / tTf.cpu).toFixed(1)} per CPU-second`,
+  );
 
   const torch1 = torchSeconds(size, 1);
   const torch2 = torchSeconds(size, 2);
-  const pt1 = torch1 ? gflop / torch1 : null;
-  const pt2 = torch2 ? gflop / torch2 : null;
-  if (pt1 && pt2) log(`PyTorch CPU: ${pt1.toFixed(1)} GFLOP/s (1 thread), ${pt2.toFixed(1)} (2 threads)`);
-  const peak1 = cpuPeak(1);
-  const peak2 = cpuPeak(2);
-  if (peak1 && peak2)
-    log(`CPU peak (AVX2 FMA loop): ${peak1.toFixed(0)} GFLOP/s (1 thread), ${peak2.toFixed(0)} (2 threads)`);
+  const pt1 = torch1 ? { wall: gflop / torch1.wall, cpu: gflop / torch1.cpu } : null;
+  const pt2wall = torch2 ? gflop / torch2.wall : null;
+  if (pt1 && pt2wall)
+    log(
+      `PyTorch CPU 1 thread: ${pt1.wall.toFixed(1)} GFLOP/s wall, ${pt1.cpu.toFixed(1)} per CPU-second; 2 threads: ${pt2wall.toFixed(1)} wall`,
+    );
+  const hasAvx512 = /\bavx512f\b/.test(readFileSync('/proc/cpuinfo', 'utf8'));
+  const peaks: Record<string, { wall: number; cpu: number } | null> = {};
+  for (const isa of hasAvx512 ? (['avx2', 'avx512'] as const) : (['avx2'] as const)) {
+    for (const threads of [1, 2]) peaks[`${isa}_${threads}t`] = cpuPeak(threads, isa);
+    const p1 = peaks[`${isa}_1t`];
+    const p2 = peaks[`${isa}_2t`];
+    if (p1 && p2)
+      log(
+        `CPU peak (${isa} FMA loop) 1 thread: ${p1.wall.toFixed(0)} GFLOP/s wall, ${p1.cpu.toFixed(0)} per CPU-second; 2 threads: ${p2.wall.toFixed(0)} wall, ${p2.cpu.toFixed(0)} per CPU-second × 2`,
+      );
+  }
+  // The ceiling is the widest FMA the CPU has, since the inference runtime uses it.
+  const peak1 = peaks[hasAvx512 ? 'avx512_1t' : 'avx2_1t'];
 
   // 3. The real tile path over the whole slide: Piscina workers vs the main thread.
   const onnxPath = path.join(work, 'model.onnx');
@@ -249,12 +300,16 @@ async function main(): Promise<void> {
     tile: { row0: 0, col0: 0, rows: OUT, cols: OUT, x: t.x, y: t.y, width: tileSize, height: tileSize },
   });
   const rates: Record<string, number> = {};
+  const cpuPerTile: Record<string, number> = {};
   for (const workers of [1, 2]) {
     const pool = createPool({ workers });
     await Promise.all(Array.from({ length: workers }, () => pool.run('infer-tile', task(tiles[0])))); // start-up
+    const c0 = process.cpuUsage(); // workers are threads of this process: their CPU time counts here
     const t0 = performance.now();
     await Promise.all(tiles.map((t) => pool.run('infer-tile', task(t))));
     rates[`pool${workers}`] = tiles.length / ((performance.now() - t0) / 1000);
+    const c = process.cpuUsage(c0);
+    cpuPerTile[`pool${workers}`] = (c.user + c.system) / 1e6 / tiles.length;
     await pool.close();
   }
   const mainRunner = await createOnnxRunner(onnx, { threads: 2, gpu: false });
@@ -267,36 +322,50 @@ async function main(): Promise<void> {
       await mainRunner.run(buf, [1, tileSize, tileSize, 3]);
     }
   });
-  rates.main2 = tiles.length / tMain;
+  rates.main2 = tiles.length / tMain.wall;
+  cpuPerTile.main2 = tMain.cpu / tiles.length;
   await mainSlide.close();
   await mainRunner.close();
   log(
     `slide tiles (${tileSize}² incl. read + decode): 1 worker ${rates.pool1.toFixed(2)}/s, 2 workers ${rates.pool2.toFixed(2)}/s (${(rates.pool2 / rates.pool1).toFixed(2)}×), main thread 2-thread session ${rates.main2.toFixed(2)}/s`,
   );
+  log(
+    `CPU-seconds per tile: 1 worker ${cpuPerTile.pool1.toFixed(3)}, 2 workers ${cpuPerTile.pool2.toFixed(3)}, main thread 2-thread session ${cpuPerTile.main2.toFixed(3)} (equal costs mean 2 idle cores would give 2×)`,
+  );
   model.dispose();
   rmSync(work, { recursive: true, force: true });
 
-  const round = (v: number | null, d = 2) => (v === null ? null : Number(v.toFixed(d)));
-  log('(2-core machine shared with other work: figures are noisy; ratios are measured in this same run)');
+  const round = (v: number | null | undefined, d = 2) =>
+    v === null || v === undefined ? null : Number(v.toFixed(d));
+  log(
+    '(2-core machine shared with other work: wall-clock figures are noisy; the JSON ratios use CPU time, 1 thread)',
+  );
   log(
     `details ${JSON.stringify({
-      gflops_onnx_1t: round(ours1, 1),
-      gflops_onnx_2t: round(ours2, 1),
-      gflops_pytorch_1t: round(pt1, 1),
-      gflops_pytorch_2t: round(pt2, 1),
-      gflops_tfjs_wasm_1t: round(gflop / tTf, 1),
-      peak_gflops_1t: round(peak1, 0),
-      peak_gflops_2t: round(peak2, 0),
+      gflops_onnx_1t_wall: round(ours1.wall, 1),
+      gflops_onnx_1t_cpu: round(ours1.cpu, 1),
+      gflops_onnx_2t_wall: round(ours2wall, 1),
+      gflops_pytorch_1t_wall: round(pt1?.wall, 1),
+      gflops_pytorch_1t_cpu: round(pt1?.cpu, 1),
+      gflops_pytorch_2t_wall: round(pt2wall, 1),
+      gflops_tfjs_wasm_1t_wall: round(gflop / tTf.wall, 1),
+      peak_avx2_1t_cpu: round(peaks.avx2_1t?.cpu, 0),
+      peak_avx512_1t_cpu: round(peaks.avx512_1t?.cpu, 0),
+      peak_1t_wall: round(peak1?.wall, 0),
+      peak_2t_cpu: round(peaks[hasAvx512 ? 'avx512_2t' : 'avx2_2t']?.cpu, 0),
       tiles_per_s_1_worker: round(rates.pool1),
       tiles_per_s_2_workers: round(rates.pool2),
       tiles_per_s_main_2_threads: round(rates.main2),
+      cpu_s_per_tile_1_worker: round(cpuPerTile.pool1, 3),
+      cpu_s_per_tile_2_workers: round(cpuPerTile.pool2, 3),
+      cpu_s_per_tile_main: round(cpuPerTile.main2, 3),
     })}`,
   );
   process.stdout.write(
     `${JSON.stringify({
       fcn_vs_patch: round(fcnVsPatch),
-      vs_pytorch: pt2 ? round(ours2 / pt2) : null,
-      pct_peak: peak2 ? round((100 * ours2) / peak2, 1) : null,
+      vs_pytorch: pt1 ? round(ours1.cpu / pt1.cpu) : null,
+      pct_peak: peak1 ? round((100 * ours1.cpu) / peak1.cpu, 1) : null,
     })}\n`,
   );
 }

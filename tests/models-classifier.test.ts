@@ -4,7 +4,7 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../pipeline/errors.ts';
-import { useBackend } from '../pipeline/models/backend.ts';
+import { hasTfjsNodeGpu, useBackend } from '../pipeline/models/backend.ts';
 import { geometryOf, inputSizeFor, outputSize } from '../pipeline/models/geometry.ts';
 import { loadModel, readModelMeta, SIDECAR_JSON, saveModel } from '../pipeline/models/model-io.ts';
 import {
@@ -18,6 +18,12 @@ import {
   SMALL_ARCH,
   stepsOf,
 } from '../pipeline/models/patch-classifier.ts';
+
+// The same tests run on tfjs-node-gpu with WSI_BACKEND=tensorflow (skipped, with a message, when absent).
+const BACKEND = process.env.WSI_BACKEND === 'tensorflow' ? 'tensorflow' : 'wasm';
+const SKIP = BACKEND === 'tensorflow' && !(await hasTfjsNodeGpu());
+if (SKIP)
+  console.warn('WSI_BACKEND=tensorflow but @tensorflow/tfjs-node-gpu is not installed: skipping these tests');
 
 const ARCHS: ArchSpec[] = [
   SMALL_ARCH,
@@ -44,10 +50,10 @@ const ARCHS: ArchSpec[] = [
 ];
 
 beforeAll(async () => {
-  await useBackend('wasm');
+  if (!SKIP) await useBackend(BACKEND);
 });
 
-describe('receptive field and stride', () => {
+describe.skipIf(SKIP)('receptive field and stride', () => {
   it('matches hand-derived values for the default architectures', () => {
     expect(archGeometry(SMALL_ARCH)).toEqual({ receptiveField: 68, stride: 8 });
     expect(archGeometry(LARGE_ARCH)).toEqual({ receptiveField: 140, stride: 16 });
@@ -120,7 +126,7 @@ describe('receptive field and stride', () => {
   });
 });
 
-describe('patch classifier save/load and embeddings', () => {
+describe.skipIf(SKIP)('patch classifier save/load and embeddings', () => {
   let dir: string;
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'wsi-model-'));
@@ -161,8 +167,8 @@ describe('patch classifier save/load and embeddings', () => {
     await expect(loadModel(path.join(dir, 'bad'))).rejects.toThrow(/weights not found/);
   });
 
-  it('trains on the wasm backend with our gradient kernels (loss falls on a learnable task)', async () => {
-    expect(tf.getBackend()).toBe('wasm');
+  it('trains on the chosen backend (wasm: with our gradient kernels), loss falling on a learnable task', async () => {
+    expect(tf.getBackend()).toBe(BACKEND);
     const spec: ArchSpec = {
       name: 'tiny',
       layers: [

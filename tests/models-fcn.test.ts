@@ -2,7 +2,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command as inferCommand } from '../pipeline/commands/infer.ts';
 import { ConfigError, ModelError } from '../pipeline/errors.ts';
-import { useBackend } from '../pipeline/models/backend.ts';
+import { hasTfjsNodeGpu, useBackend } from '../pipeline/models/backend.ts';
 import { inferSlides } from '../pipeline/models/fcn.ts';
 import { level0Of, outputsPerTile, planFcn, readScale } from '../pipeline/models/fcn-plan.ts';
 import { scorePatches } from '../pipeline/models/fcn-tile.ts';
@@ -14,12 +14,18 @@ import { openSlide } from '../pipeline/slide/index.ts';
 import { openStore, type Store } from '../pipeline/store/index.ts';
 import { CMU_SLIDE, TCGA_SLIDE, tempDir } from './helpers/paths.ts';
 
+// The same tests run on tfjs-node-gpu with WSI_BACKEND=tensorflow (skipped, with a message, when absent).
+const BACKEND = process.env.WSI_BACKEND === 'tensorflow' ? 'tensorflow' : 'wasm';
+const SKIP = BACKEND === 'tensorflow' && !(await hasTfjsNodeGpu());
+if (SKIP)
+  console.warn('WSI_BACKEND=tensorflow but @tensorflow/tfjs-node-gpu is not installed: skipping these tests');
+
 const tmp = tempDir('models-fcn');
 const untrainedDir = path.join(tmp.path, 'untrained');
 const trainedDir = path.join(tmp.path, 'trained');
 
 beforeAll(async () => {
-  await useBackend('wasm');
+  if (!SKIP) await useBackend(BACKEND);
   // Random weights: this proves numerical equivalence of two ways of computing the same map, nothing more.
   const { model, meta } = newPatchClassifier(SMALL_ARCH, { mpp: 0.5, seed: 21 });
   await saveModel(untrainedDir, model, meta);
@@ -37,7 +43,7 @@ beforeAll(async () => {
 
 afterAll(() => tmp.cleanup());
 
-describe('FCN planning', () => {
+describe.skipIf(SKIP)('FCN planning', () => {
   it('snaps to a level within 2 % and maps model pixels onto exact level pixels', () => {
     const levels = [
       { width: 40001, height: 30001, downsample: 1, tileWidth: 256, tileHeight: 256 },
@@ -73,7 +79,7 @@ describe('FCN planning', () => {
   });
 });
 
-describe('FCN inference on a real slide', () => {
+describe.skipIf(SKIP)('FCN inference on a real slide', () => {
   let store: Store;
   beforeAll(() => {
     store = openStore(path.join(tmp.path, 'results.sqlite'));

@@ -1,10 +1,16 @@
 import * as tf from '@tensorflow/tfjs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../pipeline/errors.ts';
-import { useBackend } from '../pipeline/models/backend.ts';
+import { hasTfjsNodeGpu, useBackend } from '../pipeline/models/backend.ts';
 import { exportOnnx } from '../pipeline/models/onnx-export.ts';
 import { createOnnxRunner } from '../pipeline/models/onnx-runner.ts';
 import { buildPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
+
+// The same tests run on tfjs-node-gpu with WSI_BACKEND=tensorflow (skipped, with a message, when absent).
+const BACKEND = process.env.WSI_BACKEND === 'tensorflow' ? 'tensorflow' : 'wasm';
+const SKIP = BACKEND === 'tensorflow' && !(await hasTfjsNodeGpu());
+if (SKIP)
+  console.warn('WSI_BACKEND=tensorflow but @tensorflow/tfjs-node-gpu is not installed: skipping these tests');
 
 /** Gives every weight (incl. batch-norm statistics) non-trivial values so folding errors would show. */
 function randomiseWeights(model: tf.LayersModel, seed: number): void {
@@ -44,10 +50,10 @@ async function agreement(model: tf.LayersModel, shape: [number, number, number, 
 }
 
 beforeAll(async () => {
-  await useBackend('wasm');
+  if (!SKIP) await useBackend(BACKEND);
 });
 
-describe('ONNX export agrees with tfjs', () => {
+describe.skipIf(SKIP)('ONNX export agrees with tfjs', () => {
   it('the default patch classifier (batch norm folded into the convolutions), on a tile', async () => {
     const model = buildPatchClassifier(SMALL_ARCH, { seed: 2 });
     randomiseWeights(model, 10);
