@@ -44,7 +44,7 @@ export const command: Command = {
     const geojson = stringFlag(p, 'geojson');
     const targetMpp = numberFlag(p, 'target-mpp', { default: 8, min: 0.01, max: 1000 });
     const assumeMpp = numberFlag(p, 'assume-mpp', { min: 0.01, max: 1000 });
-    const slide = await openSlide(p.positionals[0], assumeMpp === undefined ? undefined : { mpp: assumeMpp });
+    const slide = await openSlide(p.positionals[0], { fallbackMpp: assumeMpp });
     try {
       const mask = await detectTissue(slide, { targetMpp });
       await writeMaskPng(mask, out);

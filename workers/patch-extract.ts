@@ -1,0 +1,87 @@
+/**
+ * Worker task: read a batch of patches of one slide, write each as PNG/JPEG (atomically: temp file, then
+ * rename, so a file that exists is complete) and return per-patch statistics in one transferred buffer:
+ * [mean R, mean G, mean B, file bytes] per patch, in request order. Slides stay open per worker.
+ */
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Piscina } from 'piscina';
+import sharp from 'sharp';
+import { readPatch } from '../pipeline/patches/read.ts';
+import type { PatchResolution } from '../pipeline/patches/types.ts';
+import { openSlide } from '../pipeline/slide/index.ts';
+import type { RGBImage, Slide } from '../pipeline/slide/types.ts';
+
+export interface PatchExtractPayload {
+  slidePath: string;
+  assumeMpp?: number;
+  size: number;
+  resolution: PatchResolution;
+  /** Level-0 origins and the file each patch goes to (none: statistics only). */
+  patches: Array<{ x: number; y: number; file?: string }>;
+  format: 'png' | 'jpeg';
+  quality?: number;
+}
+
+export const STATS_PER_PATCH = 4;
+const MAX_OPEN_SLIDES = 4;
+const slides = new Map<string, Promise<Slide>>();
+
+function slideFor(path: string, assumeMpp: number | undefined): Promise<Slide> {
+  const key = `${path}\0${assumeMpp ?? ''}`;
+  let s = slides.get(key);
+  if (!s) {
+    if (slides.size >= MAX_OPEN_SLIDES) {
+      const [oldKey, old] = slides.entries().next().value as [string, Promise<Slide>];
+      slides.delete(oldKey);
+      void old.then((o) => o.close()).catch(() => {});
+    }
+    s = openSlide(path, { fallbackMpp: assumeMpp });
+    s.catch(() => slides.delete(key));
+    slides.set(key, s);
+  }
+  return s;
+}
+
+function encode(img: RGBImage, format: 'png' | 'jpeg', quality: number | undefined): Promise<Buffer> {
+  const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
+  return (format === 'png' ? s.png() : s.jpeg({ quality: quality ?? 90 })).toBuffer();
+}
+
+const madeDirs = new Set<string>();
+
+function writeAtomic(file: string, bytes: Buffer): void {
+  const dir = dirname(file);
+  if (!madeDirs.has(dir)) {
+    mkdirSync(dir, { recursive: true });
+    madeDirs.add(dir);
+  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, bytes);
+  renameSync(tmp, file);
+}
+
+export async function run(payload: PatchExtractPayload): Promise<unknown> {
+  const slide = await slideFor(payload.slidePath, payload.assumeMpp);
+  const stats = new Float64Array(payload.patches.length * STATS_PER_PATCH);
+  for (let i = 0; i < payload.patches.length; i++) {
+    const p = payload.patches[i];
+    const img = await readPatch(slide, p, payload.size, payload.resolution);
+    let r = 0;
+    let g = 0;
+    let b = 0;
+    for (let k = 0; k < img.data.length; k += img.channels) {
+      r += img.data[k];
+      g += img.data[k + 1];
+      b += img.data[k + 2];
+    }
+    const n = img.width * img.height;
+    stats.set([r / n, g / n, b / n, 0], i * STATS_PER_PATCH);
+    if (p.file) {
+      const bytes = await encode(img, payload.format, payload.quality);
+      writeAtomic(p.file, bytes);
+      stats[i * STATS_PER_PATCH + 3] = bytes.length;
+    }
+  }
+  return Piscina.move(stats);
+}
