@@ -2,7 +2,6 @@
  * Worker task: score one FCN tile with onnxruntime (one single-threaded session per worker; parallelism
  * comes from running several workers). Slides and sessions stay open between tasks.
  */
-import '../pipeline/models/web-worker-shim.ts';
 import { readFileSync } from 'node:fs';
 import { Piscina } from 'piscina';
 import type { FcnTile, ReadScale } from '../pipeline/models/fcn-plan.ts';
