@@ -42,9 +42,26 @@ async function fetchOrThrow(url: string, headers: Record<string, string>): Promi
   return res;
 }
 
+/** The first n bytes of a response body, then the rest is cancelled (a server that ignores Range sends it all). */
+async function firstBytes(res: Response, n: number): Promise<Uint8Array> {
+  const reader = res.body?.getReader();
+  if (!reader) return new Uint8Array(0);
+  const out = new Uint8Array(n);
+  let got = 0;
+  while (got < n) {
+    const { done, value } = await reader.read();
+    if (done || !value) break;
+    const take = Math.min(n - got, value.length);
+    out.set(value.subarray(0, take), got);
+    got += take;
+  }
+  await reader.cancel().catch(() => {});
+  return out.subarray(0, got);
+}
+
 async function openUrl(url: string, options: OpenOptions): Promise<Slide> {
   const res = await fetchOrThrow(url, { Range: 'bytes=0-15' });
-  const head = new Uint8Array(await res.arrayBuffer()).subarray(0, 16);
+  const head = await firstBytes(res, 16);
   const total = Number(res.headers.get('content-range')?.split('/')[1]);
   const fileSize = Number.isFinite(total) && total > 0 ? total : undefined;
   if (head.length === 0) throw new SlideFormatError(`${url}: empty file (0 bytes)`);
