@@ -168,3 +168,39 @@ describe('tissue detection on the real slides', () => {
     });
   }
 });
+
+describe('wsi tissue', () => {
+  it('writes the mask PNG, a GeoJSON outline QuPath can read back and an overlay', async () => {
+    const { command } = await import('../pipeline/commands/tissue.ts');
+    const { parseGeoJson } = await import('../pipeline/annotations/index.ts');
+    const { readFileSync } = await import('node:fs');
+    const sharp = (await import('sharp')).default;
+    const dir = path.join(artifacts, 'tissue-cli');
+    mkdirSync(dir, { recursive: true });
+    const write = process.stdout.write;
+    process.stdout.write = (() => true) as typeof process.stdout.write;
+    try {
+      const code = await command.run([
+        CMU_SLIDE,
+        '-o',
+        path.join(dir, 'mask.png'),
+        '--geojson',
+        path.join(dir, 'tissue.geojson'),
+        '--overlay',
+        path.join(dir, 'overlay.png'),
+      ]);
+      expect(code).toBe(0);
+    } finally {
+      process.stdout.write = write;
+    }
+    const mask = await sharp(path.join(dir, 'mask.png')).raw().toBuffer({ resolveWithObject: true });
+    expect([mask.info.width, mask.info.height]).toEqual([766, 1024]);
+    const white = mask.data.filter((v, i) => i % mask.info.channels === 0 && v === 255).length;
+    expect(white / (766 * 1024)).toBeGreaterThan(0.33);
+    const outline = parseGeoJson(readFileSync(path.join(dir, 'tissue.geojson'), 'utf8'));
+    expect(outline.length).toBeGreaterThanOrEqual(1);
+    expect(outline[0]).toMatchObject({ group: 'Tissue', geometry: 'polygon' });
+    const overlay = await sharp(path.join(dir, 'overlay.png')).metadata();
+    expect([overlay.width, overlay.height]).toEqual([766, 1024]);
+  });
+});
