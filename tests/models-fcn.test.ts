@@ -9,9 +9,9 @@ import { scorePatches } from '../pipeline/models/fcn-tile.ts';
 import { loadModel, type ModelMeta, saveModel } from '../pipeline/models/model-io.ts';
 import { archGeometry, newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { tfjsEngine } from '../pipeline/models/tfjs-engine.ts';
-import { maskFromRgb } from '../pipeline/models/tissue-fallback.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
 import { openStore, type Store } from '../pipeline/store/index.ts';
+import type { TissueMask } from '../pipeline/tissue/index.ts';
 import { CMU_SLIDE, TCGA_SLIDE, tempDir } from './helpers/paths.ts';
 
 // The same tests run on tfjs-node-gpu with WSI_BACKEND=tensorflow (skipped, with a message, when absent).
@@ -97,13 +97,22 @@ describe.skipIf(SKIP)('FCN inference on a real slide', () => {
     // bottom-right corner, so only the tiles there run: the rest of the slide is skipped as background.
     const mw = Math.ceil(2220 / 8);
     const mh = Math.ceil(2967 / 8);
-    const rgb = new Uint8Array(mw * mh * 3).fill(255);
+    const data = new Uint8Array(mw * mh);
     const paint = (r0: number, r1: number, c0: number, c1: number) => {
-      for (let r = r0; r < r1; r++) for (let c = c0; c < c1; c++) rgb.set([200, 60, 160], (r * mw + c) * 3);
+      for (let r = r0; r < r1; r++) data.fill(1, r * mw + c0, r * mw + c1);
     };
     paint(0, 2 * k + 2, 0, 2 * k + 2);
     paint(mh - 3, mh, mw - 3, mw);
-    const mask = maskFromRgb(rgb, 3, mw, mh, 2220 / mw, 2967 / mh);
+    const mask: TissueMask = {
+      width: mw,
+      height: mh,
+      data,
+      downsample: 2220 / mw,
+      polygons: [],
+      regions: [],
+      threshold: 0,
+      umPerPixel: undefined,
+    };
     const summary = await inferSlides({
       store,
       modelDir: untrainedDir,

@@ -38,6 +38,7 @@ import {
   type ScorePoint,
   upsertSlideScore,
 } from '../store/models-queries.ts';
+import { detectTissue, type TissueMask, tissueFraction } from '../tissue/index.ts';
 import { initBackend } from './backend.ts';
 import { type FcnPlan, type FcnTile, level0Of, outputsPerTile, planFcn, readScale } from './fcn-plan.ts';
 import { type InferenceEngine, scoreTile } from './fcn-tile.ts';
@@ -53,7 +54,6 @@ import { exportOnnx } from './onnx-export.ts';
 import { createOnnxRunner, cudaProviderInstalled } from './onnx-runner.ts';
 import { modelGeometry } from './patch-classifier.ts';
 import { tfjsEngine } from './tfjs-engine.ts';
-import { simpleTissueMask, type TissueMask, tissueFraction } from './tissue-fallback.ts';
 
 export interface InferOptions {
   store: Store;
@@ -75,7 +75,7 @@ export interface InferOptions {
   /** 'onnx' (default) or 'tfjs' (reference, main thread only). */
   engine?: 'onnx' | 'tfjs';
   quiet?: boolean;
-  /** Tissue mask source (default: saturation threshold on the thumbnail). */
+  /** Tissue mask source (default: pipeline/tissue's detectTissue with its default options). */
   tissueMask?: (slide: Slide) => Promise<TissueMask>;
 }
 
@@ -288,7 +288,7 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
         }
         const scale = readScale(slide.levels, slide.mpp.x, mpp);
         const plan = planFcn(slide.width, slide.height, scale, geometry, outputsPerTile(geometry, tileInput));
-        const mask = await (opts.tissueMask ?? simpleTissueMask)(slide);
+        const mask = await (opts.tissueMask ?? ((sl: Slide) => detectTissue(sl)))(slide);
         const footprint = Math.round(geometry.receptiveField * scale.factor);
         // Tissue fraction of every grid point's patch; tiles with no point worth keeping are skipped.
         const tiles: { tile: FcnTile; keep: Float32Array }[] = [];
@@ -300,8 +300,9 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
             for (let c = 0; c < tile.cols; c++) {
               const x = level0Of((tile.col0 + c) * geometry.stride, scale);
               const y = level0Of((tile.row0 + r) * geometry.stride, scale);
-              const f = tissueFraction(mask, x, y, footprint, footprint);
-              if (f >= minTissue && f > 0) {
+              const f = tissueFraction(mask, { x, y, width: footprint, height: footprint });
+              // (fractions are interpolated: float noise around 0 is not tissue)
+              if (f >= minTissue && f > 1e-6) {
                 keep[r * tile.cols + c] = f;
                 any = true;
                 kept++;
