@@ -117,6 +117,21 @@ describe('heatmap grid', () => {
   });
 });
 
+describe('heatmap scale', () => {
+  it('handles a whole-slide grid of 160,000 patches (no argument-spread limits)', () => {
+    const cells = Array.from({ length: 400 * 400 }, (_, i) => ({
+      x: (i % 400) * 224,
+      y: Math.floor(i / 400) * 224,
+      width: 224,
+      height: 224,
+      value: (i % 7) / 6,
+    }));
+    const grid = heatmapGrid(cells)!;
+    expect([grid.columns, grid.rows, grid.min, grid.max]).toEqual([400, 400, 0, 1]);
+    expect(heatmapPixels(cells, grid).length).toBe(400 * 400 * 4);
+  });
+});
+
 describe('render semaphore', () => {
   it('runs at most `limit` tasks at once and refuses beyond a client’s queue bound', async () => {
     const sem = createSemaphore(2, 1);

@@ -85,6 +85,7 @@ export async function createViewer(options: ViewerOptions): Promise<Viewer> {
     tileFormat: options.tileFormat ?? 'jpeg',
     geometry: options.geometry ?? DEFAULT_GEOMETRY,
     quality: options.quality ?? 80,
+    thumbnails: new Map(),
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {

@@ -36,6 +36,8 @@ export interface RouteContext {
   tileFormat: TileFormat;
   geometry: DzGeometry;
   quality: number;
+  /** Encoded list-page thumbnails by slide id (small; bounded by the number of slides shown). */
+  thumbnails: Map<string, Promise<Buffer>>;
 }
 
 export interface Request {
@@ -51,7 +53,7 @@ const ID = '([A-Za-z0-9_-]{1,128})';
 const RUN = '(\\d{1,9})';
 const TILE_CACHE = 'public, max-age=31536000, immutable';
 /** Largest region a crop route reads, in pixels of the level it reads from. */
-const MAX_CROP_READ = 4096 * 4096;
+const MAX_CROP_READ = 2048 * 2048;
 
 /** Fairness key for the render semaphore: the client's address. */
 function clientOf(r: Request): string {
@@ -109,12 +111,11 @@ function buildHeatmap(ctx: RouteContext, r: Request) {
   const cells = patchValues(ctx.store, runId, r.match[2], value);
   // Scores are probabilities: a fixed [0, 1] scale keeps runs comparable. Attention is shown
   // over its own range (per-slide normalised values are in [0, 1] anyway).
-  const raw = cells.map((c) => c.value);
-  const range =
-    value === 'score'
-      ? { lo: 0, hi: 1 }
-      : { lo: Math.min(0, ...raw), hi: Math.max(Number.MIN_VALUE, ...raw) };
-  const grid = heatmapGrid(cells, range);
+  const grid = heatmapGrid(cells, value === 'score' ? { lo: 0, hi: 1 } : undefined);
+  if (grid && value === 'attention') {
+    grid.lo = Math.min(0, grid.min);
+    grid.hi = grid.max > grid.lo ? grid.max : grid.lo + 1;
+  }
   if (!grid) throw new HttpError(404, 'this run has no such values on this slide');
   if (grid.columns > MAX_HEATMAP_SIDE || grid.rows > MAX_HEATMAP_SIDE) {
     throw new HttpError(422, `patch grid ${grid.columns}×${grid.rows} is too large or not regular`);
@@ -168,11 +169,10 @@ async function cropRoute(ctx: RouteContext, r: Request): Promise<void> {
   });
 }
 
-const thumbnails = new Map<string, Promise<Buffer>>();
-
 async function thumbnailRoute(ctx: RouteContext, r: Request): Promise<void> {
   const row = requireRow(ctx, r.match[1]);
-  const key = `${row.id}`;
+  const thumbnails = ctx.thumbnails;
+  const key = row.id;
   let p = thumbnails.get(key);
   if (!p) {
     const slide = await requireSlide(ctx, row.id);
