@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -119,6 +119,19 @@ describe('CAMELYON-style synthetic set', () => {
     expect(sha256(renderRegion(buildScene({ ...spec, seed: spec.seed + 1 }), win))).not.toBe(
       sha256(renderRegion(a, win)),
     );
+  });
+
+  it('reuses slides an earlier run wrote when asked, and redraws those whose content changed', async () => {
+    const out = join(tmp, 'a');
+    const before = infos.map((s) => statSync(s.file).mtimeMs);
+    await generateSyntheticSet({ out, ...options, reuse: true });
+    expect(infos.map((s) => statSync(s.file).mtimeMs)).toEqual(before);
+    // No tumour slides any more: the tumour slide is redrawn without lesions and its XML removed.
+    const again = await generateSyntheticSet({ out, ...options, tumourShare: 0, reuse: true });
+    const changed = infos.findIndex((s) => s.tumour);
+    expect(statSync(again[changed].file).mtimeMs).not.toBe(before[changed]);
+    expect(statSync(again[1 - changed].file).mtimeMs).toBe(before[1 - changed]);
+    expect(existsSync(join(out, 'annotations', `${infos[changed].name}.xml`))).toBe(false);
   });
 
   it('refuses bad lesion specs and sizes with named errors', async () => {

@@ -15,6 +15,7 @@ DIR/slides/, ASAP XML ground truth for tumour slides to DIR/annotations/ (CAMELY
 
   --size PX            level-0 width and height (default 4096 = 1 mm; a few seconds per slide)
   --tumour-slides F    share of slides with tumour, 0..1 (default 0.5)
+  --reuse              keep slide files a previous run into DIR wrote with the same content
   --lesions SPEC       lesions per tumour slide, e.g. large:0-1,small:1-2,itc:1-2 (the default);
                        large 450-800 µm, small 220-380 µm, itc (isolated tumour cells) 25-90 µm
 A software test bed, not a claim about real pathology (fixtures/camelyon/README.md).
@@ -35,6 +36,7 @@ export const command: Command = {
         'tumour-slides': { type: 'string' },
         lesions: { type: 'string' },
         prefix: { type: 'string' },
+        reuse: { type: 'boolean' },
       },
       false,
     );
@@ -52,6 +54,7 @@ export const command: Command = {
       lesions: lesionSpec ? parseLesionSpec(lesionSpec) : DEFAULT_LESIONS,
       prefix: stringFlag(p, 'prefix'),
       onSlide: (_done, name) => progress.tick(1, name),
+      reuse: p.values.reuse === true,
     });
     const tumour = infos.filter((s) => s.tumour).length;
     progress.done(`${tumour} tumour, ${infos.length - tumour} normal`);
