@@ -20,6 +20,7 @@ let viewer: RunningViewer;
 let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
+const foreignRequests: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -43,6 +44,10 @@ beforeAll(async () => {
   });
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // Everything (scripts, styles, OpenSeadragon's images) must come from our server: no CDN.
+  page.on('request', (r) => {
+    if (!r.url().startsWith(viewer.url) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
+  });
 });
 
 afterAll(async () => {
@@ -281,5 +286,6 @@ describe.skipIf(!existsSync(CHROMIUM))('viewer in Chromium', () => {
     expect(rgb[1]).toBeGreaterThan(180);
     expect(rgb[2]).toBeGreaterThan(200);
     expect(pageErrors).toEqual([]);
+    expect(foreignRequests).toEqual([]);
   });
 });

@@ -12,6 +12,7 @@ import { openStore } from '../store/db.ts';
 import { upsertSlide } from '../store/slides.ts';
 import type { Command } from './types.ts';
 
+const SLIDE_CACHE_BYTES = 64 * 1024 * 1024;
 const SLIDE_EXTENSIONS = new Set(['.svs', '.tif', '.tiff', '.ndpi', '.scn', '.png', '.jpg', '.jpeg']);
 
 /** Files and URLs given directly, plus slide files directly inside given directories. */
@@ -111,7 +112,8 @@ export const command: Command = {
     }
     const viewer = await startViewer({
       store,
-      openSlide: (path) => openSlide(path),
+      // Each open slide keeps its own decoded-tile cache; up to 16 slides stay open, so keep each small.
+      openSlide: (path) => openSlide(path, { cacheBytes: SLIDE_CACHE_BYTES }),
       host,
       port,
       tileFormat: format,
