@@ -94,6 +94,22 @@ describe('openSlide refuses bad input with named one-line errors', () => {
     await expect(openSlide(f)).rejects.toThrow(/unsupported TIFF compression 4242/);
   });
 
+  it('a floating-point predictor (3), named', async () => {
+    const f = path.join(tmp.path, 'pred3.tif');
+    const withPredictor = path.join(tmp.path, 'pred2.tif');
+    await writePyramidTiff(withPredictor, {
+      width: 300,
+      height: 200,
+      tileSize: 128,
+      levels: 1,
+      compression: 'deflate',
+      predictor: true,
+      tile: patternTile(codedPattern),
+    });
+    patchTag(withPredictor, f, 317, 3);
+    await expect(openSlide(f)).rejects.toThrow(/predictor 3 is not supported/);
+  });
+
   it('absurd dimensions, refused before allocating', async () => {
     const f = path.join(tmp.path, 'huge.tif');
     patchTag(base, f, 256, 4_000_000_000);

@@ -2,7 +2,7 @@
  * Base for codecs that produce raw sample bytes (none, deflate, LZW): subclasses only inflate, the
  * base undoes the horizontal predictor and shapes the result. Mirrors geotiff.js's BaseDecoder.
  */
-import { SlideFormatError, UnsupportedCompressionError } from '../../errors.ts';
+import { SlideFormatError } from '../../errors.ts';
 import type { Codec, CodecParams, DecodedBlock } from './types.ts';
 
 export abstract class ByteCodec implements Codec {
@@ -27,7 +27,7 @@ export abstract class ByteCodec implements Codec {
     }
     if (p.predictor === 2) undoHorizontalDifferencing(data, p.width, p.height, p.samplesPerPixel);
     else if (p.predictor !== 1)
-      throw new UnsupportedCompressionError(p.predictor, `predictor ${p.predictor}`);
+      throw new SlideFormatError(`TIFF predictor ${p.predictor} is not supported (1 or 2 only)`);
     return { data, width: p.width, height: p.height, channels: p.samplesPerPixel };
   }
 }

@@ -105,6 +105,9 @@ function checkDecodable(p: Page, codecs: CodecRegistry, where: string): void {
   if (i.samplesPerPixel < 1 || i.samplesPerPixel > 4) {
     throw new SlideFormatError(`${where}: ${i.samplesPerPixel} samples per pixel are not supported`);
   }
+  if (i.predictor !== 1 && i.predictor !== 2) {
+    throw new SlideFormatError(`${where}: TIFF predictor ${i.predictor} is not supported (1 or 2 only)`);
+  }
   if (i.planar !== 1 && i.samplesPerPixel > 1) {
     throw new SlideFormatError(`${where}: planar (separate) sample layout is not supported`);
   }
