@@ -6,9 +6,11 @@ export npm_config_fund := false
 export npm_config_audit := false
 
 DEMO_OUT ?= out/demo
-APT_PACKAGES := openslide-tools python3-openslide libvips-tools python3-skimage chromium
+APT_PACKAGES := openslide-tools python3-openslide libvips-tools python3-skimage python3-scipy chromium
+# References the benchmarks compare against: PyTorch CPU, OpenSlide's Deep Zoom example server.
+BENCH_APT_PACKAGES := python3-torch python3-flask python-openslide-examples
 
-.PHONY: setup test test-deps lint typecheck unit demo bench clean
+.PHONY: setup test test-deps bench-deps lint typecheck unit demo bench clean
 
 setup: node_modules/.installed
 
@@ -19,9 +21,14 @@ node_modules/.installed: package.json package-lock.json
 # Oracles and browsers used by tests: OpenSlide (pixel oracle), libvips, scikit-image, Chromium (end-to-end).
 # Debian's python3 is /usr/bin/python3 (python3 on PATH may be another interpreter without these modules).
 test-deps:
-	@if ! /usr/bin/python3 -c 'import openslide, skimage' 2>/dev/null || ! command -v vips >/dev/null || ! test -x /usr/bin/chromium; then \
+	@if ! /usr/bin/python3 -c 'import openslide, skimage, scipy' 2>/dev/null || ! command -v vips >/dev/null || ! test -x /usr/bin/chromium; then \
 	  echo "installing test dependencies from Debian: $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
+	fi
+
+bench-deps: test-deps
+	@if ! /usr/bin/python3 -c 'import torch, flask' 2>/dev/null || ! test -e /usr/share/doc/python-openslide-examples; then \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(BENCH_APT_PACKAGES) >/dev/null; \
 	fi
 
 lint: setup
@@ -38,7 +45,7 @@ test: setup test-deps lint typecheck unit
 demo: setup
 	bash fixtures/demo.sh $(DEMO_OUT)
 
-bench: setup test-deps
+bench: setup bench-deps
 	for b in bench/*.ts; do npx tsx $$b || exit 1; done
 
 clean:
