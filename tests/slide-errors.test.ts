@@ -142,6 +142,13 @@ describe('openSlide refuses bad input with named one-line errors', () => {
     await expect(s.readRegion({ x: 0, y: 0, width: 0, height: 5, level: 0 })).rejects.toThrow(ReadRangeError);
     await expect(s.readRegion({ x: 0, y: 0, width: 5, height: 5, level: 3 })).rejects.toThrow(ReadRangeError);
     await expect(s.readTile(0, 9, 0)).rejects.toThrow(ReadRangeError);
+    await expect(
+      s.readRegion({ x: 0, y: 0, width: 5, height: 5, level: 0 }, { into: new Uint8Array(10) }),
+    ).rejects.toThrow(/'into' holds 10 bytes/);
+    const into = new Uint8Array(5 * 5 * 3);
+    const r = await s.readRegion({ x: 10, y: 10, width: 5, height: 5, level: 0 }, { into });
+    expect(r.data).toBe(into);
+    expect([...into.subarray(0, 3)]).toEqual(codedPattern(10, 10));
     await expect(s.readRegion({ x: 0, y: 0, width: 100_000, height: 100_000, level: 0 })).rejects.toThrow(
       ReadRangeError,
     );

@@ -37,12 +37,14 @@ function slideFor(path: string, cacheBytes: number | undefined): Promise<Slide> 
 export async function run(payload: ReadRegionPayload): Promise<unknown> {
   const slide = await slideFor(payload.slidePath, payload.cacheBytes);
   const total = payload.regions.reduce((n, r) => n + r.width * r.height * 3, 0);
-  const out = new Uint8Array(total);
+  // Every byte is written (pixels or white), so the batch buffer need not be zeroed; it owns its ArrayBuffer (transferred).
+  const raw = Buffer.allocUnsafeSlow(total);
+  const out = new Uint8Array(raw.buffer, raw.byteOffset, total);
   let offset = 0;
   for (const r of payload.regions) {
-    const img = await slide.readRegion(r);
-    out.set(img.data, offset);
-    offset += img.data.length;
+    const n = r.width * r.height * 3;
+    await slide.readRegion(r, { into: out.subarray(offset, offset + n) });
+    offset += n;
   }
   return Piscina.move(out);
 }

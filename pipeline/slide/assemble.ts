@@ -17,6 +17,7 @@ export async function readWindow(
   height: number,
   getTile: TileFetcher,
   release?: TileRelease,
+  into?: Uint8Array,
 ): Promise<Uint8Array> {
   const x0 = Math.max(x, 0);
   const y0 = Math.max(y, 0);
@@ -25,7 +26,15 @@ export async function readWindow(
   const inside = x0 < x1 && y0 < y1;
   const covered = inside && x0 === x && y0 === y && x1 === x + width && y1 === y + height;
   // A window inside the image is entirely overwritten by tile rows: skip zeroing it. Otherwise white.
-  const out = covered ? uninitialised(width * height * 3) : new Uint8Array(width * height * 3).fill(255);
+  const n = width * height * 3;
+  let out: Uint8Array;
+  if (into) {
+    if (into.length !== n)
+      throw new RangeError(`destination holds ${into.length} bytes, the window needs ${n}`);
+    out = covered ? into : into.fill(255);
+  } else {
+    out = covered ? uninitialised(n) : new Uint8Array(n).fill(255);
+  }
   if (!inside) return out;
   const tw = grid.tileWidth;
   const th = grid.tileHeight;

@@ -50,6 +50,15 @@ function checkInt(name: string, v: number, min: number): void {
     throw new ReadRangeError(`${name} must be an integer ≥ ${min}, got ${v}`);
 }
 
+function checkedInto(into: Uint8Array | undefined, width: number, height: number): Uint8Array | undefined {
+  if (into && into.length !== width * height * 3) {
+    throw new ReadRangeError(
+      `'into' holds ${into.length} bytes; a ${width}×${height} RGB read needs ${width * height * 3}`,
+    );
+  }
+  return into;
+}
+
 function checkReadSize(width: number, height: number): void {
   checkInt('width', width, 1);
   checkInt('height', height, 1);
@@ -131,9 +140,10 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
     width: number,
     height: number,
     signal?: AbortSignal,
+    into?: Uint8Array,
   ): Promise<RGBImage> {
     const tiles = tileAccess(level, signal);
-    const data = await readWindow(levels[level], x, y, width, height, tiles.get, tiles.release);
+    const data = await readWindow(levels[level], x, y, width, height, tiles.get, tiles.release, into);
     return { data, width, height, channels: 3 };
   }
 
@@ -165,6 +175,7 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
         r.width,
         r.height,
         o?.signal,
+        checkedInto(o?.into, r.width, r.height),
       );
     },
 

@@ -48,6 +48,11 @@ export interface MppRegion {
 
 export interface ReadOptions {
   signal?: AbortSignal;
+  /**
+   * readRegion only: write the pixels here (exactly width × height × 3 bytes) instead of a new
+   * buffer; the result's `data` is this array. For batching many regions into one transferable buffer.
+   */
+  into?: Uint8Array;
 }
 
 export interface Slide {
