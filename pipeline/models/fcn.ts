@@ -130,6 +130,17 @@ function onnxFile(bytes: Uint8Array): string {
   return file;
 }
 
+/** True when onnxruntime loads the exported model (a missing or broken native binding means no). */
+async function onnxRuntimeWorks(bytes: Uint8Array): Promise<boolean> {
+  try {
+    const probe = await createOnnxRunner(bytes, { threads: 1, gpu: false });
+    await probe.close();
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** High percentile (nearest rank) of the scores. */
 function percentile(values: Float32Array, q: number): number | null {
   if (values.length === 0) return null;
@@ -246,8 +257,13 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
   ) {
     throw new ModelError(`model ${modelDir}: sidecar geometry disagrees with the model's layers`);
   }
-  const onnxBytes = engineKind === 'onnx' ? exportOnnx(model) : undefined;
-  const tfEngine = engineKind === 'tfjs' ? tfjsEngine(model) : undefined;
+  let onnxBytes = engineKind === 'onnx' ? exportOnnx(model) : undefined;
+  if (onnxBytes && !(await onnxRuntimeWorks(onnxBytes))) {
+    // tfjs stays the fallback: same model, same numbers (the export is tested to agree within 1e-4).
+    if (!opts.quiet) process.stderr.write('onnxruntime cannot run the model here: falling back to tfjs\n');
+    onnxBytes = undefined;
+  }
+  const tfEngine = onnxBytes ? undefined : tfjsEngine(model);
 
   const modelId = registerModel(store, {
     name: meta.name,

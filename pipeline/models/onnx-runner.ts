@@ -6,7 +6,7 @@
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
+import type * as Ort from 'onnxruntime-node';
 import { ModelError } from '../errors.ts';
 
 export interface OnnxRunner {
@@ -27,11 +27,17 @@ export interface OnnxRunnerOptions {
   gpu?: boolean;
 }
 
+/** onnxruntime-node loaded on first use, so a missing native binding is an error callers can catch. */
+function loadOrt(): Promise<typeof Ort> {
+  return import('onnxruntime-node');
+}
+
 async function createSession(
   bytes: Uint8Array,
   provider: string,
   threads: number,
-): Promise<ort.InferenceSession> {
+): Promise<Ort.InferenceSession> {
+  const ort = await loadOrt();
   return ort.InferenceSession.create(bytes, {
     executionProviders: [provider],
     intraOpNumThreads: threads,
@@ -60,7 +66,7 @@ export async function createOnnxRunner(
   options: OnnxRunnerOptions = {},
 ): Promise<OnnxRunner> {
   const threads = options.threads ?? 1;
-  let session: ort.InferenceSession | undefined;
+  let session: Ort.InferenceSession | undefined;
   let provider = 'cpu';
   if ((options.gpu ?? true) && cudaProviderInstalled()) {
     try {
@@ -78,6 +84,7 @@ export async function createOnnxRunner(
     }
   }
   const s = session;
+  const ort = await loadOrt();
   const inputName = s.inputNames[0];
   const outputName = s.outputNames[0];
   return {
