@@ -260,9 +260,21 @@ describe.skipIf(!existsSync(CHROMIUM))('viewer in Chromium', () => {
     await shot('5-no-mpp');
   });
 
+  it('lays out a 384-well plate as 16×24', async () => {
+    await page.goto(`${viewer.url}#/plate/${fx.countRunId}/P384`);
+    await page.waitForSelector('[data-testid=plate-grid]');
+    expect(await page.locator('[data-testid=well]').count()).toBe(384);
+    const cols = await page.$eval(
+      '[data-testid=plate-grid]',
+      (e) => getComputedStyle(e).gridTemplateColumns.split(' ').length,
+    );
+    expect(cols).toBe(25);
+    await shot('6b-plate-384');
+  });
+
   it('shows the plate coloured by count, and a well opens its image with cell markers', async () => {
     await page.goto(viewer.url);
-    await page.click('[data-testid=plate-link]');
+    await page.click('[data-testid=plate-link] >> nth=0');
     await page.waitForSelector('[data-testid=plate-grid]');
     expect(await page.locator('[data-testid=well]').count()).toBe(96);
     const colours = await page.$$eval(

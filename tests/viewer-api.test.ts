@@ -260,7 +260,7 @@ describe('overlays', () => {
     expect([top[0].x, top[0].y]).toEqual([best.x, best.y]);
     expect(top.map((t) => t.attention)).toEqual([...top.map((t) => t.attention)].sort((a, b) => b - a));
     const plates = (await (await get('/api/plates')).json()) as { runId: number; plates: string[] }[];
-    expect(plates).toContainEqual(expect.objectContaining({ runId: fx.countRunId, plates: ['P1'] }));
+    expect(plates).toContainEqual(expect.objectContaining({ runId: fx.countRunId, plates: ['P1', 'P384'] }));
     const plate = (await (await get(`/api/runs/${fx.countRunId}/wells?plate=P1`)).json()) as {
       rows: number;
       cols: number;
@@ -272,6 +272,12 @@ describe('overlays', () => {
     expect(a1.count).toBe(fx.wellCounts.get('A01'));
     expect(a1.images[0].slideId).toBe(fx.wellImages[0].slideId);
     expect((await get(`/api/runs/${fx.countRunId}/wells?plate=nope`)).status).toBe(404);
+    const big = (await (await get(`/api/runs/${fx.countRunId}/wells?plate=P384`)).json()) as {
+      rows: number;
+      cols: number;
+      wells: unknown[];
+    };
+    expect([big.rows, big.cols, big.wells.length]).toEqual([16, 24, 384]);
   });
 });
 

@@ -3,8 +3,16 @@
  * output, so `wsi serve` needs no separate build step. OpenSeadragon is bundled from node_modules;
  * its navigation images are served from there by name (see static.ts).
  */
-import { copyFileSync, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import {
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 
@@ -39,7 +47,7 @@ export async function buildClient(options: { force?: boolean } = {}): Promise<bo
   const sources = Math.max(newestMtime(CLIENT_DIR), statSync(fileURLToPath(import.meta.url)).mtimeMs);
   if (!options.force && oldestOutput() > sources) return false;
   mkdirSync(DIST_DIR, { recursive: true });
-  await build({
+  const result = await build({
     entryPoints: { app: join(CLIENT_DIR, 'main.ts') },
     outdir: DIST_DIR,
     bundle: true,
@@ -49,7 +57,16 @@ export async function buildClient(options: { force?: boolean } = {}): Promise<bo
     sourcemap: false,
     logLevel: 'silent',
     legalComments: 'none',
+    write: false,
   });
-  copyFileSync(join(CLIENT_DIR, 'index.html'), join(DIST_DIR, 'index.html'));
+  // Several servers (parallel test files) may build at once: write each file under a private name
+  // and rename it into place, so no reader ever sees a half-written bundle.
+  const outputs = result.outputFiles.map((f) => ({ name: basename(f.path), data: f.contents }));
+  outputs.push({ name: 'index.html', data: readFileSync(join(CLIENT_DIR, 'index.html')) });
+  for (const { name, data } of outputs) {
+    const tmp = join(DIST_DIR, `.${name}.${process.pid}.tmp`);
+    writeFileSync(tmp, data);
+    renameSync(tmp, join(DIST_DIR, name));
+  }
   return true;
 }

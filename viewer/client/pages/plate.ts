@@ -46,7 +46,7 @@ export async function platePage(root: HTMLElement, runId: number, plate: string)
           {
             class: 'well',
             style: `background: ${colourAt(data.stops, t)}; color: ${t > 0.6 ? '#111' : '#fff'}`,
-            title: `${w.well}: ${formatCount(w.count)} cells in ${w.fields} field${w.fields === 1 ? '' : 's'}`,
+            title: `${w.well}: ${formatCount(w.count)} cells${first ? '' : ' (no image registered)'}`,
             'data-testid': 'well',
             'data-well': w.well,
             disabled: !first,
