@@ -86,3 +86,27 @@ export function adaptiveMask(img: GrayImage, radius: number, offset: number, min
   }
   return m;
 }
+
+/**
+ * True when an image holds nothing but noise: the smoothed image's maximum rises less than `k` noise
+ * standard deviations above its median. The noise is measured on the fine-scale residual (raw − smoothed)
+ * as 1.4826 × its median absolute deviation, which does not depend on how many cells cover the image.
+ * Otsu always splits an image in two, even an empty field of pure noise, so a counter asks this first.
+ */
+export function isBlank(raw: GrayImage, smoothed: GrayImage, k = 8): boolean {
+  const n = raw.data.length;
+  const step = Math.max(1, Math.floor(n / 65536));
+  let max = Number.NEGATIVE_INFINITY;
+  for (let i = 0; i < n; i++) if (smoothed.data[i] > max) max = smoothed.data[i];
+  const values: number[] = [];
+  const residual: number[] = [];
+  for (let i = 0; i < n; i += step) {
+    values.push(smoothed.data[i]);
+    residual.push(Math.abs(raw.data[i] - smoothed.data[i]));
+  }
+  values.sort((a, b) => a - b);
+  residual.sort((a, b) => a - b);
+  const median = values[values.length >> 1];
+  const noise = 1.4826 * residual[residual.length >> 1];
+  return max - median < k * Math.max(noise, 1e-6);
+}

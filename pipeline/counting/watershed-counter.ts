@@ -8,7 +8,7 @@ import { distanceTransform } from './distance.ts';
 import { findMarkers } from './markers.ts';
 import { measureObjects } from './objects.ts';
 import { gaussianBlur } from './smooth.ts';
-import { above, adaptiveMask, otsuThreshold } from './threshold.ts';
+import { above, adaptiveMask, isBlank, otsuThreshold } from './threshold.ts';
 import type { GrayImage, PixelImage, SegmentationResult } from './types.ts';
 import { watershed } from './watershed.ts';
 
@@ -109,10 +109,10 @@ export function validateWatershedOptions(o: WatershedOptions): void {
 }
 
 /** Foreground mask of a smoothed channel. */
-export function foreground(smoothed: GrayImage, o: WatershedOptions): Uint8Array {
+export function foreground(raw: GrayImage, smoothed: GrayImage, o: WatershedOptions): Uint8Array {
+  if (isBlank(raw, smoothed)) return new Uint8Array(smoothed.data.length);
   if (o.threshold === 'adaptive') {
-    const floor = otsuThreshold(smoothed) * 0.5;
-    return adaptiveMask(smoothed, o.adaptiveRadius, o.adaptiveOffset, floor);
+    return adaptiveMask(smoothed, o.adaptiveRadius, o.adaptiveOffset, otsuThreshold(smoothed) * 0.5);
   }
   return above(smoothed, otsuThreshold(smoothed) * o.thresholdScale);
 }
@@ -123,7 +123,7 @@ export function segmentChannel(gray: GrayImage, options: Partial<WatershedOption
   validateWatershedOptions(o);
   const { width: w, height: h } = gray;
   const smoothed = gaussianBlur(gray, o.sigma);
-  const mask = foreground(smoothed, o);
+  const mask = foreground(gray, smoothed, o);
   const dist = distanceTransform(mask, w, h);
   const markerSurface = o.markersOn === 'distance' ? dist : smoothed;
   const markers = findMarkers(markerSurface, { minDistance: o.minDistance, h: o.h, mask });

@@ -1,0 +1,63 @@
+/**
+ * FCRN-A-style fully convolutional density regressor (Xie, Noble & Zisserman 2016), scaled down for CPU
+ * training: conv-pool ×2, a bottleneck conv, then upsample-conv ×2 back to full resolution and a 1×1 linear
+ * head. Output has the input's size; input sides must be multiples of 4.
+ */
+import * as tf from '@tensorflow/tfjs';
+
+export interface DensityArch {
+  /** Channels of the encoder convs (the decoder mirrors them). */
+  channels: [number, number, number];
+  kernel: number;
+}
+
+/** Small enough to train in minutes on one wasm thread (8-16-32 channels, about 25k weights). */
+export const DEFAULT_DENSITY_ARCH: DensityArch = { channels: [8, 16, 32], kernel: 3 };
+
+export function buildDensityModel(arch: DensityArch = DEFAULT_DENSITY_ARCH, seed = 1): tf.LayersModel {
+  const [c1, c2, c3] = arch.channels;
+  let s = seed;
+  const init = () => tf.initializers.heNormal({ seed: s++ });
+  const conv = (filters: number, k = arch.kernel, activation: 'relu' | 'linear' = 'relu') =>
+    tf.layers.conv2d({ filters, kernelSize: k, padding: 'same', activation, kernelInitializer: init() });
+  const input = tf.input({ shape: [null, null, 3] });
+  let x = conv(c1).apply(input) as tf.SymbolicTensor;
+  x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
+  x = conv(c2).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.maxPooling2d({ poolSize: 2 }).apply(x) as tf.SymbolicTensor;
+  x = conv(c3).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.upSampling2d({ size: [2, 2] }).apply(x) as tf.SymbolicTensor;
+  x = conv(c2).apply(x) as tf.SymbolicTensor;
+  x = tf.layers.upSampling2d({ size: [2, 2] }).apply(x) as tf.SymbolicTensor;
+  x = conv(c1).apply(x) as tf.SymbolicTensor;
+  const out = conv(1, 1, 'linear').apply(x) as tf.SymbolicTensor;
+  return tf.model({ inputs: input, outputs: out, name: 'density_fcrn' });
+}
+
+/**
+ * Per-image standardisation (as FCRN-A): each channel to zero mean and unit variance over the image,
+ * so a change of exposure or gain does not change the count. Output NHWC float32, 3 channels.
+ */
+export function standardise(
+  pixels: Uint8Array,
+  channels: number,
+  width: number,
+  height: number,
+): Float32Array {
+  const n = width * height;
+  const out = new Float32Array(n * 3);
+  for (let c = 0; c < 3; c++) {
+    const k = Math.min(c, channels - 1);
+    let sum = 0;
+    let sq = 0;
+    for (let p = 0; p < n; p++) {
+      const v = pixels[p * channels + k];
+      sum += v;
+      sq += v * v;
+    }
+    const mean = sum / n;
+    const sd = Math.sqrt(Math.max(sq / n - mean * mean, 0)) || 1;
+    for (let p = 0; p < n; p++) out[p * 3 + c] = (pixels[p * channels + k] - mean) / sd;
+  }
+  return out;
+}

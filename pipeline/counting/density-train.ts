@@ -1,0 +1,162 @@
+/**
+ * Training the density counter: random crops with dihedral augmentation (flips, transposes), Gaussian-dot
+ * targets scaled by `scale` (small densities train badly in float32 MSE), Adam on the pixel-wise squared
+ * error of the density. Validation MAE = mean |Σ predicted density − dots| over whole validation images.
+ */
+import * as tf from '@tensorflow/tfjs';
+import { ConfigError } from '../errors.ts';
+import { countDensity, type DensityModelInfo } from './density-counter.ts';
+import { buildDensityModel, DEFAULT_DENSITY_ARCH, type DensityArch, standardise } from './density-model.ts';
+import { type Dot, densityMap } from './density-targets.ts';
+import { createRng } from './rng.ts';
+import type { PixelImage } from './types.ts';
+
+export interface DensityTrainConfig {
+  sigma: number;
+  scale: number;
+  crop: number;
+  batch: number;
+  steps: number;
+  learningRate: number;
+  seed: number;
+  arch: DensityArch;
+  /** Validate every this many steps (and at the end). */
+  validateEvery: number;
+}
+
+export const DEFAULT_DENSITY_TRAIN: DensityTrainConfig = {
+  sigma: 2,
+  scale: 100,
+  crop: 64,
+  batch: 8,
+  steps: 1200,
+  learningRate: 2e-3,
+  seed: 1,
+  arch: DEFAULT_DENSITY_ARCH,
+  validateEvery: 200,
+};
+
+export interface AnnotatedPixels {
+  image: PixelImage;
+  dots: Dot[];
+}
+
+export interface TrainProgress {
+  step: number;
+  loss: number;
+  valMae?: number;
+}
+
+export interface DensityTrainResult {
+  model: tf.LayersModel;
+  valMae: number;
+  trainMae: number;
+  history: TrainProgress[];
+}
+
+interface Prepared {
+  x: Float32Array;
+  y: Float32Array;
+  w: number;
+  h: number;
+}
+
+function validateConfig(c: DensityTrainConfig): void {
+  if (!(c.sigma > 0)) throw new ConfigError(`--sigma must be > 0, got ${c.sigma}`);
+  if (!(c.crop >= 8 && c.crop % 4 === 0))
+    throw new ConfigError(`--crop must be a multiple of 4 ≥ 8, got ${c.crop}`);
+  if (!(Number.isInteger(c.steps) && c.steps >= 1))
+    throw new ConfigError(`--steps must be a positive integer`);
+  if (!(Number.isInteger(c.batch) && c.batch >= 1))
+    throw new ConfigError(`--batch must be a positive integer`);
+}
+
+/** Mean absolute count error of a model over images. */
+export function densityMae(m: DensityModelInfo, items: readonly AnnotatedPixels[]): number {
+  if (items.length === 0) return Number.NaN;
+  let err = 0;
+  for (const it of items) err += Math.abs(countDensity(m, it.image).count - it.dots.length);
+  return err / items.length;
+}
+
+export async function trainDensity(
+  train: readonly AnnotatedPixels[],
+  val: readonly AnnotatedPixels[],
+  config: Partial<DensityTrainConfig> = {},
+  onProgress?: (p: TrainProgress) => void,
+): Promise<DensityTrainResult> {
+  const c = { ...DEFAULT_DENSITY_TRAIN, ...config };
+  validateConfig(c);
+  if (train.length === 0) throw new ConfigError('no training images');
+  const rng = createRng(c.seed);
+  const prepared: Prepared[] = train.map(({ image, dots }) => {
+    if (image.width < c.crop || image.height < c.crop) {
+      throw new ConfigError(`training images must be at least --crop (${c.crop}) pixels on each side`);
+    }
+    const y = densityMap(dots, image.width, image.height, c.sigma);
+    for (let i = 0; i < y.length; i++) y[i] *= c.scale;
+    return {
+      x: standardise(image.data, image.channels, image.width, image.height),
+      y,
+      w: image.width,
+      h: image.height,
+    };
+  });
+  const model = buildDensityModel(c.arch, c.seed);
+  const optimizer = tf.train.adam(c.learningRate);
+  const info: DensityModelInfo = { model, scale: c.scale, sigma: c.sigma };
+  const S = c.crop;
+  const xs = new Float32Array(c.batch * S * S * 3);
+  const ys = new Float32Array(c.batch * S * S);
+  const history: TrainProgress[] = [];
+  let valMae = Number.NaN;
+  for (let step = 1; step <= c.steps; step++) {
+    // Learning rate drops tenfold for the last quarter of training.
+    // (tfjs types mark learningRate protected, but the optimizer reads the field on every step.)
+    if (step === Math.floor(c.steps * 0.75)) {
+      (optimizer as unknown as { learningRate: number }).learningRate = c.learningRate / 10;
+    }
+    for (let b = 0; b < c.batch; b++) {
+      const p = prepared[Math.floor(rng() * prepared.length)];
+      const ox = Math.floor(rng() * (p.w - S + 1));
+      const oy = Math.floor(rng() * (p.h - S + 1));
+      const flipX = rng() < 0.5;
+      const flipY = rng() < 0.5;
+      const transpose = rng() < 0.5;
+      for (let y = 0; y < S; y++) {
+        for (let x = 0; x < S; x++) {
+          let sx = transpose ? y : x;
+          let sy = transpose ? x : y;
+          if (flipX) sx = S - 1 - sx;
+          if (flipY) sy = S - 1 - sy;
+          const src = (oy + sy) * p.w + ox + sx;
+          const dst = b * S * S + y * S + x;
+          xs[dst * 3] = p.x[src * 3];
+          xs[dst * 3 + 1] = p.x[src * 3 + 1];
+          xs[dst * 3 + 2] = p.x[src * 3 + 2];
+          ys[dst] = p.y[src];
+        }
+      }
+    }
+    const xb = tf.tensor4d(xs, [c.batch, S, S, 3]);
+    const yb = tf.tensor4d(ys, [c.batch, S, S, 1]);
+    const lossT = optimizer.minimize(
+      () => tf.losses.meanSquaredError(yb, model.predict(xb) as tf.Tensor) as tf.Scalar,
+      true,
+    );
+    xb.dispose();
+    yb.dispose();
+    const loss = lossT ? (await lossT.data())[0] : Number.NaN;
+    lossT?.dispose();
+    const entry: TrainProgress = { step, loss };
+    if (val.length > 0 && (step % c.validateEvery === 0 || step === c.steps)) {
+      valMae = densityMae(info, val);
+      entry.valMae = valMae;
+    }
+    history.push(entry);
+    onProgress?.(entry);
+  }
+  optimizer.dispose();
+  const trainMae = densityMae(info, train);
+  return { model, valMae, trainMae, history };
+}
