@@ -122,7 +122,7 @@ describe('slides and Deep Zoom', () => {
 
   it('gives a whole-slide 1×1 tile at level 0 and a JPEG thumbnail', async () => {
     const t0 = await sharp(
-      Buffer.from(await (await get(`/slides/${fx.tcgaId}_files/0/0_0.jpeg`)).arrayBuffer()),
+      Buffer.from(await (await get(`/slides/${fx.cmuId}_files/0/0_0.jpeg`)).arrayBuffer()),
     ).metadata();
     expect([t0.width, t0.height]).toEqual([1, 1]);
     const th = await get(`/api/slides/${fx.cmuId}/thumbnail.jpeg`);
