@@ -7,8 +7,8 @@ import sharp from 'sharp';
 import type { PatchCell } from '../../pipeline/store/viewer-queries.ts';
 import { colourOf } from './colormap.ts';
 
-/** Largest heatmap side in pixels (patches): a 250,000 px slide at 32 px stride. */
-export const MAX_HEATMAP_SIDE = 8192;
+/** Largest heatmap side in pixels (patches): a 250,000 px slide at a 64 px stride (64 MiB of RGBA). */
+export const MAX_HEATMAP_SIDE = 4096;
 
 export interface HeatmapGrid {
   /** Level-0 position and size of the whole heatmap image (pixel i spans stride px). */
