@@ -145,6 +145,36 @@ describe('wasm Tile (block copies) against the cpu backend', () => {
   }
 });
 
+describe('wasm Sum and Mean (transpose-free over leading axes) against the cpu backend', () => {
+  const cases: { shape: number[]; axis: number | number[]; keepDims: boolean }[] = [
+    { shape: [3, 5, 4, 6], axis: [0, 1, 2], keepDims: false }, // per-channel, as batch norm does
+    { shape: [3, 5, 4, 6], axis: [2, 0, 1], keepDims: true },
+    { shape: [7, 3], axis: 0, keepDims: false },
+    { shape: [2, 3, 4], axis: [-3, -2], keepDims: false },
+    { shape: [3, 5, 4, 6], axis: [1, 2], keepDims: false }, // not leading: stock kernel
+    { shape: [4, 5], axis: [0, 1], keepDims: false }, // everything: stock kernel
+  ];
+  for (const c of cases) {
+    it(`${c.shape.join('x')} over ${JSON.stringify(c.axis)}${c.keepDims ? ' keepDims' : ''}`, async () => {
+      const n = c.shape.reduce((a, b) => a * b, 1);
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor(randoms(n, n), c.shape);
+          const s = tf.sum(x, c.axis, c.keepDims);
+          const m = tf.mean(x, c.axis, c.keepDims);
+          return { shape: s.shape, sum: Array.from(s.dataSync()), mean: Array.from(m.dataSync()) };
+        });
+      await useBackend('cpu');
+      const ref = run();
+      await useBackend('wasm');
+      const got = run();
+      expect(got.shape).toEqual(ref.shape);
+      got.sum.forEach((v, i) => expect(v).toBeCloseTo(ref.sum[i], 4));
+      got.mean.forEach((v, i) => expect(v).toBeCloseTo(ref.mean[i], 5));
+    });
+  }
+});
+
 describe('tensorflow backend', () => {
   it('runs the same gradient check on tfjs-node-gpu when it is installed', async (ctx) => {
     if (!(await hasTfjsNodeGpu())) {

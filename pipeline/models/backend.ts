@@ -6,13 +6,14 @@
  * threads under Node), then the pure-JS cpu backend. Measured here on a small conv net: wasm SIMD about
  * 28 GFLOP/s per thread, cpu under 1, so wasm comes before cpu. `WSI_BACKEND=tensorflow|wasm|cpu`
  * forces one (and fails loudly when it cannot start). The wasm backend gets our convolution gradient
- * kernels (wasm-conv-grads.ts) and a block-copy Tile (wasm-tile.ts, used by batch-norm gradients) before
- * it starts, so conv training works on it at a usable speed.
+ * kernels (wasm-conv-grads.ts), a block-copy Tile (wasm-tile.ts) and transpose-free per-channel Sum/Mean
+ * (wasm-reduce.ts) before it starts: batch-norm training leans on the last two.
  */
 import * as tf from '@tensorflow/tfjs';
 import '@tensorflow/tfjs-backend-wasm';
 import { ConfigError } from '../errors.ts';
 import { registerWasmConvGradients } from './wasm-conv-grads.ts';
+import { registerWasmReductions } from './wasm-reduce.ts';
 import { registerWasmTile } from './wasm-tile.ts';
 
 export type BackendName = 'tensorflow' | 'wasm' | 'cpu';
@@ -46,6 +47,7 @@ async function activate(name: BackendName): Promise<boolean> {
   if (name === 'wasm') {
     registerWasmConvGradients();
     registerWasmTile();
+    registerWasmReductions();
   }
   try {
     const ok = await tf.setBackend(name);
