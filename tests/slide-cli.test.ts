@@ -110,13 +110,14 @@ describe('wsi info / region / thumbnail', () => {
   });
 
   it('reports a missing path and a non-slide file in one line, exit 1, no stack', () => {
-    for (const target of [path.join(tmp.path, 'missing.svs'), path.join(repoRoot, 'package.json')]) {
-      const r = wsi('info', target);
+    const missing = wsi('info', path.join(tmp.path, 'missing.svs'));
+    const notSlide = wsi('info', path.join(repoRoot, 'package.json'));
+    for (const r of [missing, notSlide]) {
       expect(r.code).toBe(1);
       expect(r.stderr.trim().split('\n')).toHaveLength(1);
       expect(r.stderr).not.toMatch(/\n\s+at /);
     }
-    expect(wsi('info', path.join(tmp.path, 'missing.svs')).stderr).toMatch(/SlideNotFoundError/);
-    expect(wsi('info', path.join(repoRoot, 'package.json')).stderr).toMatch(/SlideFormatError.*not a TIFF/);
+    expect(missing.stderr).toMatch(/SlideNotFoundError/);
+    expect(notSlide.stderr).toMatch(/SlideFormatError.*not a TIFF/);
   });
 });
