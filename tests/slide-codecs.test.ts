@@ -18,7 +18,7 @@ describe('codecs', () => {
       '/usr/lib/x86_64-linux-gnu/libturbojpeg.so.0',
       '/usr/lib/aarch64-linux-gnu/libturbojpeg.so.0',
     ].some((f) => existsSync(f));
-    if (systemLib)
+    if (systemLib && process.env.WSI_JPEG_DECODER !== 'sharp')
       expect(turbo, 'libturbojpeg.so.0 is installed but could not be loaded through koffi').toBeDefined();
     const codec = new JpegCodec();
     const tiff = await fromFile(CMU_SLIDE);
