@@ -173,3 +173,43 @@ describe('Aperio JPEG 2000 in both component spaces (synthetic, lossless) agains
     });
   }
 });
+
+describe('Aperio-style YCbCr JPEG pyramid with shared JPEGTables (synthetic) against OpenSlide', () => {
+  const tmp = tempDir('slide-oracle-jpeg');
+  afterAll(() => tmp.cleanup());
+  it('every level matches', async () => {
+    const file = path.join(tmp.path, 'ycbcr.svs');
+    await writePyramidTiff(file, {
+      width: 1100,
+      height: 700,
+      tileSize: 256,
+      levels: 3,
+      compression: 'jpeg',
+      jpegTables: true,
+      flavour: 'aperio',
+      mpp: 0.25,
+      tile: patternTile(codedPattern),
+    });
+    const slide = await openSlide(file);
+    try {
+      const regions: Region[] = [
+        [0, 0, 0, 1100, 700],
+        [0, 250, 240, 300, 40],
+        [1, 0, 0, 550, 350],
+        [1, 402, 198, 120, 90],
+        [2, 0, 0, 275, 175],
+      ];
+      const theirs = openslideRegions(file, regions);
+      let offset = 0;
+      for (const [level, x, y, width, height] of regions) {
+        const n = width * height * 3;
+        const ours = (await slide.readRegion({ level, x, y, width, height })).data;
+        const d = compare(ours, new Uint8Array(theirs.subarray(offset, offset + n)));
+        offset += n;
+        expect(d.mad, `level ${level} at ${x},${y}`).toBeLessThanOrEqual(0.01);
+      }
+    } finally {
+      await slide.close();
+    }
+  });
+});
