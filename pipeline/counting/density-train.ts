@@ -20,6 +20,11 @@ export interface DensityTrainConfig {
   learningRate: number;
   seed: number;
   arch: DensityArch;
+  /**
+   * Weight of the count term: squared error of each crop's count (Σ density), in cells. Pixel-wise MSE
+   * alone barely sees a small bias spread over many pixels, yet that bias is what the count integrates.
+   */
+  countWeight: number;
   /** Validate every this many steps (and at the end). */
   validateEvery: number;
 }
@@ -33,6 +38,7 @@ export const DEFAULT_DENSITY_TRAIN: DensityTrainConfig = {
   learningRate: 2e-3,
   seed: 1,
   arch: DEFAULT_DENSITY_ARCH,
+  countWeight: 0.01,
   validateEvery: 200,
 };
 
@@ -140,10 +146,12 @@ export async function trainDensity(
     }
     const xb = tf.tensor4d(xs, [c.batch, S, S, 3]);
     const yb = tf.tensor4d(ys, [c.batch, S, S, 1]);
-    const lossT = optimizer.minimize(
-      () => tf.losses.meanSquaredError(yb, model.predict(xb) as tf.Tensor) as tf.Scalar,
-      true,
-    );
+    const lossT = optimizer.minimize(() => {
+      const pred = model.predict(xb) as tf.Tensor4D;
+      const pixel = tf.losses.meanSquaredError(yb, pred);
+      const countErr = tf.sub(tf.sum(pred, [1, 2, 3]), tf.sum(yb, [1, 2, 3])).div(c.scale);
+      return tf.add(pixel, tf.mul(c.countWeight, tf.mean(tf.square(countErr)))) as tf.Scalar;
+    }, true);
     xb.dispose();
     yb.dispose();
     const loss = lossT ? (await lossT.data())[0] : Number.NaN;

@@ -1,6 +1,13 @@
 /** One slide tile (with a margin) → the nuclei whose centroid lies in the tile's core, in level-0 pixels. */
 import type { Slide } from '../slide/types.ts';
-import { countWatershed, type WatershedPreset } from './watershed-counter.ts';
+import {
+  BRIGHTFIELD_MPP,
+  countWatershed,
+  DEFAULT_WATERSHED,
+  presetFor,
+  scaleSpatial,
+  type WatershedPreset,
+} from './watershed-counter.ts';
 
 export interface TileCountTask {
   path: string;
@@ -23,7 +30,10 @@ export async function countTile(slide: Slide, t: TileCountTask): Promise<TileCou
   const x1 = Math.min(slide.width, t.core.x + t.core.width + t.margin);
   const y1 = Math.min(slide.height, t.core.y + t.core.height + t.margin);
   const img = await slide.readRegion({ x: x0, y: y0, width: x1 - x0, height: y1 - y0, level: 0 });
-  const r = countWatershed(img, {}, t.preset);
+  // Presets are tuned at 0.25 µm/px; rescale their lengths to this slide's resolution when it is known.
+  const factor = slide.mpp ? BRIGHTFIELD_MPP / ((slide.mpp.x + slide.mpp.y) / 2) : 1;
+  const options = scaleSpatial({ ...DEFAULT_WATERSHED, ...presetFor(img, t.preset) }, factor);
+  const r = countWatershed(img, options, t.preset);
   const keep = r.cells
     .map((c) => ({ x: c.x + x0, y: c.y + y0, area: c.area ?? 0 }))
     .filter(

@@ -76,6 +76,24 @@ export const WATERSHED_PRESETS = {
   },
 } satisfies Record<string, Partial<WatershedOptions>>;
 
+/** µm/px the brightfield preset was tuned at (MoNuSeg, 40×). */
+export const BRIGHTFIELD_MPP = 0.25;
+
+/**
+ * Spatial parameters of a preset rescaled for another resolution: lengths by `factor` (= tuned µm/px ÷
+ * image µm/px), areas by factor². A 20× slide (0.5 µm/px) gets half the lengths of the 40× preset.
+ */
+export function scaleSpatial(o: Partial<WatershedOptions>, factor: number): Partial<WatershedOptions> {
+  const out = { ...o };
+  if (out.sigma !== undefined) out.sigma *= factor;
+  if (out.minDistance !== undefined) out.minDistance = Math.max(1, out.minDistance * factor);
+  if (out.h !== undefined) out.h *= factor;
+  if (out.minArea !== undefined) out.minArea *= factor * factor;
+  if (out.adaptiveRadius !== undefined)
+    out.adaptiveRadius = Math.max(1, Math.round(out.adaptiveRadius * factor));
+  return out;
+}
+
 export type WatershedPreset = keyof typeof WATERSHED_PRESETS | 'auto';
 
 /** 'auto' picks the fluorescence preset for dark-background images and brightfield otherwise. */
