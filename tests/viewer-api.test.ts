@@ -398,6 +398,19 @@ describe('security', () => {
     }
   });
 
+  it('answers 404 (and keeps serving) when a registered slide’s file has gone missing', async () => {
+    fx.store.db
+      .prepare(
+        `INSERT INTO slides (id, path, name, format, width, height, levels_json)
+         VALUES ('gone0001', '/nonexistent/gone.svs', 'gone.svs', 'aperio-svs', 1000, 1000, ?)`,
+      )
+      .run(JSON.stringify([{ width: 1000, height: 1000, downsample: 1, tileWidth: 256, tileHeight: 256 }]));
+    const res = await get('/slides/gone0001_files/10/0_0.jpeg');
+    expect(res.status).toBe(404);
+    expect(((await res.json()) as { error: string }).error).toMatch(/no longer available/);
+    expect((await get(`/slides/${fx.cmuId}_files/9/0_0.jpeg`)).status).toBe(200);
+  });
+
   it('survives malformed requests and raw garbage, and still serves afterwards', async () => {
     const replies = await Promise.all([
       rawRequest('\x00\x01\x02garbage\r\n\r\n'),
