@@ -215,6 +215,14 @@ describe('overlays', () => {
     expect((await get(`/api/runs/${fx.inferRunId}/slides/${fx.cmuId}/heatmap.png?value=bogus`)).status).toBe(
       400,
     );
+    // range=data stretches the colour map over the values present (weak models with narrow ranges).
+    const stretched = (await (
+      await get(`/api/runs/${fx.inferRunId}/slides/${fx.cmuId}/heatmap.json?value=score&range=data`)
+    ).json()) as { lo: number; hi: number; min: number; max: number };
+    expect([stretched.lo, stretched.hi]).toEqual([stretched.min, stretched.max]);
+    expect((await get(`/api/runs/${fx.inferRunId}/slides/${fx.cmuId}/heatmap.json?range=wide`)).status).toBe(
+      400,
+    );
     expect((await get(`/api/runs/${fx.inferRunId}/slides/${fx.tcgaId}/heatmap.png`)).status).toBe(404);
   });
 

@@ -117,6 +117,31 @@ describe('heatmap grid', () => {
   });
 });
 
+describe('sparse patch samples', () => {
+  it('paints the whole footprint of sparse large patches on a fine lattice (MIL bag from an FCN grid)', () => {
+    // Three 272-px patches on a 32-px lattice, far apart: not three dots in a 40×40 grid.
+    const cells = [
+      { x: 0, y: 0, width: 272, height: 272, value: 0.2 },
+      { x: 32 * 20, y: 0, width: 272, height: 272, value: 0.9 },
+      { x: 32 * 5, y: 32 * 30, width: 272, height: 272, value: 0.5 },
+    ];
+    const grid = heatmapGrid(cells, { lo: 0, hi: 1 })!;
+    expect(grid.mode).toBe('footprint');
+    // Steps are exact divisors of the offsets (160 = gcd of 160 and 640; 240 divides 960, ≤ 272).
+    expect([grid.x, grid.y, grid.strideX, grid.strideY]).toEqual([0, 0, 160, 240]);
+    const px = heatmapPixels(cells, grid);
+    const at = (lx: number, ly: number) => {
+      const o = (Math.floor(ly / grid.strideY) * grid.columns + Math.floor(lx / grid.strideX)) * 4;
+      return [...px.subarray(o, o + 4)];
+    };
+    expect(at(250, 200)).toEqual([...colourOf(0.2), 255]); // inside the first patch, far from its origin
+    expect(at(32 * 20 + 260, 100)).toEqual([...colourOf(0.9), 255]);
+    expect(at(32 * 5 + 10, 32 * 30 + 200)).toEqual([...colourOf(0.5), 255]);
+    expect(at(32 * 15, 32 * 15)[3]).toBe(0); // between patches
+    expect(grid.width).toBe(Math.ceil((32 * 20 + 272) / 160) * 160);
+  });
+});
+
 describe('heatmap scale', () => {
   it('handles a whole-slide grid of 160,000 patches (no argument-spread limits)', () => {
     const cells = Array.from({ length: 400 * 400 }, (_, i) => ({

@@ -117,10 +117,12 @@ export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> 
 export const api = {
   slides: () => getJson<SlideInfo[]>('/api/slides'),
   slide: (id: string) => getJson<SlideDetail>(`/api/slides/${encodeURIComponent(id)}`),
-  heatmap: (run: number, id: string, value: PatchValue) =>
-    getJson<HeatmapInfo>(`/api/runs/${run}/slides/${encodeURIComponent(id)}/heatmap.json?value=${value}`),
-  heatmapPngUrl: (run: number, id: string, value: PatchValue) =>
-    `/api/runs/${run}/slides/${encodeURIComponent(id)}/heatmap.png?value=${value}`,
+  heatmap: (run: number, id: string, value: PatchValue, stretch: boolean) =>
+    getJson<HeatmapInfo>(
+      `/api/runs/${run}/slides/${encodeURIComponent(id)}/heatmap.json?value=${value}&range=${stretch ? 'data' : 'fixed'}`,
+    ),
+  heatmapPngUrl: (run: number, id: string, value: PatchValue, stretch: boolean) =>
+    `/api/runs/${run}/slides/${encodeURIComponent(id)}/heatmap.png?value=${value}&range=${stretch ? 'data' : 'fixed'}`,
   cells: (
     run: number,
     id: string,

@@ -109,11 +109,14 @@ function buildHeatmap(ctx: RouteContext, r: Request) {
   requireRow(ctx, r.match[2]);
   const value = patchValueOf(r.query);
   const cells = patchValues(ctx.store, runId, r.match[2], value);
-  // Scores are probabilities: a fixed [0, 1] scale keeps runs comparable. Attention is shown
-  // over its own range (per-slide normalised values are in [0, 1] anyway).
+  // Scores are probabilities: a fixed [0, 1] scale keeps runs comparable (range=data stretches the
+  // colours over the values present, for weak models). Attention is shown over its own range.
+  const stretch = r.query.get('range') ?? 'fixed';
+  if (stretch !== 'fixed' && stretch !== 'data')
+    throw new HttpError(400, "query 'range' must be fixed or data");
   const grid = heatmapGrid(cells, value === 'score' ? { lo: 0, hi: 1 } : undefined);
-  if (grid && value === 'attention') {
-    grid.lo = Math.min(0, grid.min);
+  if (grid && (value === 'attention' || stretch === 'data')) {
+    grid.lo = stretch === 'data' ? grid.min : Math.min(0, grid.min);
     grid.hi = grid.max > grid.lo ? grid.max : grid.lo + 1;
   }
   if (!grid) throw new HttpError(404, 'this run has no such values on this slide');

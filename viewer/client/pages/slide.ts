@@ -120,6 +120,11 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     id: 'heatmap-opacity',
     'data-testid': 'heatmap-opacity',
   });
+  const stretchToggle = h('input', {
+    type: 'checkbox',
+    id: 'heatmap-stretch',
+    'data-testid': 'heatmap-stretch',
+  });
   const legendBox = h('div', { class: 'legend-box' });
   const heatInfo = h('div', { class: 'muted small' });
 
@@ -167,6 +172,12 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
             h('label', { class: 'row' }, heatToggle, h('span', {}, 'Show heatmap')),
             heatSelect,
             h('label', { class: 'row slider' }, h('span', {}, 'Opacity'), opacity),
+            h(
+              'label',
+              { class: 'row small' },
+              stretchToggle,
+              h('span', {}, 'Stretch colours to the values present'),
+            ),
             legendBox,
             heatInfo,
           )
@@ -287,17 +298,18 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
       painter.set({ heatmap: undefined });
       return;
     }
-    const info: HeatmapInfo = await api.heatmap(choice.runId, slide.id, choice.value);
+    const stretch = stretchToggle.checked;
+    const info: HeatmapInfo = await api.heatmap(choice.runId, slide.id, choice.value, stretch);
     const image = new Image();
-    image.src = api.heatmapPngUrl(choice.runId, slide.id, choice.value);
+    image.src = api.heatmapPngUrl(choice.runId, slide.id, choice.value, stretch);
     await image.decode();
     if (token !== heatToken) return;
     painter.set({ heatmap: { info, image, opacity: Number(opacity.value) / 100 } });
     legendBox.replaceChildren(
       gradientLegend(
         info.stops,
-        info.lo.toFixed(2),
-        info.hi.toFixed(2),
+        info.lo.toFixed(info.hi - info.lo < 0.2 ? 3 : 2),
+        info.hi.toFixed(info.hi - info.lo < 0.2 ? 3 : 2),
         choice.value === 'score' ? 'tumour probability' : 'attention',
       ),
     );
@@ -313,6 +325,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   };
   heatToggle.addEventListener('change', onHeatChange);
   heatSelect.addEventListener('change', onHeatChange);
+  stretchToggle.addEventListener('change', onHeatChange);
   opacity.addEventListener('input', () => {
     const hm = painter.state.heatmap;
     if (hm) painter.set({ heatmap: { ...hm, opacity: Number(opacity.value) / 100 } });
