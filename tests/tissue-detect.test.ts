@@ -1,7 +1,10 @@
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
+import { parseGeoJson } from '../pipeline/annotations/index.ts';
 import { pointInRings, rasterizeRings } from '../pipeline/annotations/raster.ts';
+import { command } from '../pipeline/commands/tissue.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
 import type { RGBImage } from '../pipeline/slide/types.ts';
@@ -37,8 +40,8 @@ function syntheticSlideImage(): RGBImage {
 }
 
 describe('tissue detection on a synthetic image', () => {
-  // 1 image px = 4 level-0 px = 2 µm: the small hole (~28 px² = 113 µm²) is below the 10,000 µm² hole
-  // limit, the 30×30 hole (3,600 µm²) ... also; so use a hole limit of 1,000 µm² (250 px).
+  // 1 image px = 4 level-0 px = 2 µm: the small hole is ~28 px² (113 µm²), the 30×30 one 3,600 µm²; a hole
+  // limit of 1,000 µm² fills the first and keeps the second. Pieces under 400 µm² (the speck: 36 µm²) go.
   const mask = maskFromImage(syntheticSlideImage(), 4, 2, { maxHoleUm2: 1000, minRegionUm2: 400 });
 
   it('finds the disc, fills the small hole, keeps the large one and drops the speck', () => {
@@ -171,10 +174,6 @@ describe('tissue detection on the real slides', () => {
 
 describe('wsi tissue', () => {
   it('writes the mask PNG, a GeoJSON outline QuPath can read back and an overlay', async () => {
-    const { command } = await import('../pipeline/commands/tissue.ts');
-    const { parseGeoJson } = await import('../pipeline/annotations/index.ts');
-    const { readFileSync } = await import('node:fs');
-    const sharp = (await import('sharp')).default;
     const dir = path.join(artifacts, 'tissue-cli');
     mkdirSync(dir, { recursive: true });
     const write = process.stdout.write;
