@@ -15,13 +15,13 @@
  * AUC / max-pooling AUC), and the tumour share (ratio = attention mass / share).
  *
  * Run: npx tsx bench/mil.ts [--train 24] [--test 24] [--size 4096] [--train-steps 200 | --encoder DIR |
- *      --random-encoder] [--seeds 1,2,3] [--out out/bench-mil]
+ *      --random-encoder] [--seeds 1,2,3] [--lesions SPEC as wsi synth] [--out out/bench-mil]
  * Last line: one JSON object with the figures. Numbers are noisy while others share the 2 cores.
  */
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { generateSyntheticSet } from '../fixtures/camelyon/generate.ts';
+import { generateSyntheticSet, parseLesionSpec } from '../fixtures/camelyon/generate.ts';
 import { readAsapTruth } from '../pipeline/eval/asap.ts';
 import { rocAucWithCi } from '../pipeline/eval/auc.ts';
 import { attentionMassInTumour } from '../pipeline/mil/attention-mass.ts';
@@ -50,6 +50,7 @@ const { values } = parseArgs({
     'train-steps': { type: 'string', default: '200' },
     out: { type: 'string', default: 'out/bench-mil' },
     seeds: { type: 'string', default: '1,2,3' },
+    lesions: { type: 'string' },
   },
 });
 const OUT = values.out as string;
@@ -66,7 +67,14 @@ async function synthSet(name: string, slides: number, seed: number) {
   const manifest = join(dir, 'manifest.json');
   if (!existsSync(manifest)) {
     log(`generating ${slides} ${name} slides (seed ${seed})`);
-    await generateSyntheticSet({ out: dir, slides, seed, size: Number(values.size), prefix: name });
+    await generateSyntheticSet({
+      out: dir,
+      slides,
+      seed,
+      size: Number(values.size),
+      prefix: name,
+      lesions: values.lesions ? parseLesionSpec(values.lesions) : undefined,
+    });
   }
   return (JSON.parse(readFileSync(manifest, 'utf8')) as SynthManifest).slides;
 }
@@ -227,7 +235,7 @@ async function main() {
   const positives = test.filter((s) => s.tumour).length;
   const lines = [
     `encoder: ${encoder.random ? 'RANDOM-INIT fcn-small (no training; random conv features)' : encoder.dir}`,
-    `data: ${train.length} training slides (${train.filter((s) => s.tumour).length} tumour), ${test.length} test slides (${positives} tumour), ${values.size} px at 0.25 µm/px`,
+    `data (lesions ${values.lesions ?? 'default large:0-1,small:1-2,itc:1-2'}): ${train.length} training slides (${train.filter((s) => s.tumour).length} tumour), ${test.length} test slides (${positives} tumour), ${values.size} px at 0.25 µm/px`,
     `bags: ${Math.round(bags.reduce((a, b) => a + b.size, 0) / bags.length)} patches per slide on average (one per ${SPACING_UM} µm), ${bags[0].dim}-long embeddings`,
     '',
     '| seed | attention-MIL AUC [95% CI] | max-pooling AUC [95% CI] |',

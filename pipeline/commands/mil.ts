@@ -20,6 +20,7 @@ train: learns a slide classifier from slide labels alone over the patch embeddin
   --val-fraction F    default 0.25 (no validation when a class has fewer than 4 slides)
   --kind K            attention (gated attention, default) or max (max-pooling baseline)
   --epochs N          default 80      --patience N     early-stopping patience on val AUC (default 15)
+  --warmup N          epochs before model selection / early stopping start (default 10)
   --lr X              default 0.002   --weight-decay X default 1e-4   --dropout X   default 0.25
   --hidden N          default 64      --attention N    default 32
   --max-instances N   instances sampled per bag per step (default 512; inference uses all)
@@ -40,6 +41,7 @@ function flags(argv: string[]) {
     kind: { type: 'string' },
     epochs: { type: 'string' },
     patience: { type: 'string' },
+    warmup: { type: 'string' },
     lr: { type: 'string' },
     'weight-decay': { type: 'string' },
     dropout: { type: 'string' },
@@ -67,6 +69,7 @@ async function train(argv: string[]): Promise<number> {
     kind: kind as MilKind,
     epochs: numberFlag(p, 'epochs', { integer: true, min: 1 }),
     patience: numberFlag(p, 'patience', { integer: true, min: 0 }),
+    warmupEpochs: numberFlag(p, 'warmup', { integer: true, min: 0 }),
     learningRate: numberFlag(p, 'lr', { min: 1e-9 }),
     weightDecay: numberFlag(p, 'weight-decay', { min: 0 }),
     dropout: numberFlag(p, 'dropout', { min: 0, max: 0.95 }),

@@ -25,6 +25,11 @@ export interface MilTrainConfig {
   epochs: number;
   /** Stop when validation AUC has not improved for this many epochs (best weights are kept). */
   patience: number;
+  /**
+   * Epochs before model selection starts: a small validation set can give a lucky perfect AUC in the
+   * first epochs, which early stopping would then never let go of.
+   */
+  warmupEpochs: number;
   learningRate: number;
   /** L2 penalty on the kernels, added to the loss. */
   weightDecay: number;
@@ -48,6 +53,7 @@ export const DEFAULT_MIL_CONFIG: Omit<MilConfig, 'inputDim'> = {
   seed: 1,
   epochs: 80,
   patience: 15,
+  warmupEpochs: 10,
   learningRate: 2e-3,
   weightDecay: 1e-4,
   bagsPerStep: 4,

@@ -2,8 +2,8 @@
  * Training a MIL model from slide labels alone. Each optimiser step averages the class-weighted binary
  * cross-entropy of `bagsPerStep` bags, each subsampled to at most `maxInstances` instances (a fresh random
  * subset every time it is seen, which also augments), plus an L2 penalty on the kernels. After each epoch
- * the whole validation bags are scored; the weights with the best validation AUC (ties: lower loss) are
- * kept, and training stops after `patience` epochs without improvement.
+ * the whole validation bags are scored; after `warmupEpochs`, the weights with the best validation AUC
+ * (ties: lower loss) are kept, and training stops after `patience` epochs without improvement.
  */
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
@@ -169,8 +169,10 @@ export async function trainMil(
           probs,
           val.map((b) => b.label as number),
         );
+        // Selection starts after the warm-up (the last epoch always qualifies, so short runs keep something).
+        const eligible = epoch > Math.min(config.warmupEpochs, config.epochs - 1);
         const better = !best || log.valAuc > best.auc || (log.valAuc === best.auc && loss < best.loss);
-        if (better) {
+        if (eligible && better) {
           for (const t of best?.weights ?? []) t.dispose();
           best = { epoch, auc: log.valAuc, loss, weights: model.getWeights().map((t) => t.clone()) };
         }
