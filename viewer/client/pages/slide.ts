@@ -1,7 +1,7 @@
 /**
  * The slide page: OpenSeadragon on the slide's Deep Zoom pyramid, the layer panel (heatmap with
  * run/value selector, opacity and legend; cells; annotations), the attention gallery, and the
- * status bar (scale bar in µm, magnification, cursor position).
+ * status bar (status-bar.ts).
  */
 import OpenSeadragon from 'openseadragon';
 import {
@@ -14,7 +14,8 @@ import {
 } from '../api.ts';
 import { gradientLegend, h } from '../dom.ts';
 import { ANNOTATION_COLOURS, OverlayPainter } from '../overlay.ts';
-import { formatCount, formatMagnification, formatMicrons, magnification, niceScaleBar } from '../scale.ts';
+import { formatCount, formatMicrons } from '../scale.ts';
+import { createStatusBar } from '../status-bar.ts';
 
 declare global {
   interface Window {
@@ -51,35 +52,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   const mpp = slide.mppX && slide.mppY ? (slide.mppX + slide.mppY) / 2 : null;
 
   const viewerEl = h('div', { class: 'viewer', id: 'viewer' });
-  const scaleBar = h('div', { class: 'scale-bar', 'data-testid': 'scale-bar' });
-  const scaleLabel = h('div', { class: 'scale-label', 'data-testid': 'scale-label' });
-  const scaleNote = h('div', { class: 'scale-note', 'data-testid': 'scale-note' });
-  const magEl = h('span', { class: 'mag', 'data-testid': 'magnification' });
-  const cursorEl = h('span', { class: 'cursor-pos', 'data-testid': 'cursor' }, '–');
-  // Objective-style zoom presets, as on a microscope's nosepiece (only when the scale is known).
-  const baseMag = slide.objectivePower ?? (mpp ? 10 / mpp : null);
-  const presets = h(
-    'div',
-    { class: 'presets' },
-    ...(baseMag ? [1.25, 2, 5, 10, 20, 40].filter((m) => m <= baseMag * 2) : []).map((m) =>
-      h(
-        'button',
-        {
-          class: 'preset',
-          'data-testid': `preset-${m}`,
-          title: `Zoom to ${m}×`,
-          onclick: () => zoomToMagnification(m),
-        },
-        `${m}×`,
-      ),
-    ),
-  );
-  const status = h(
-    'div',
-    { class: 'status' },
-    h('div', { class: 'scale' }, scaleBar, scaleLabel, scaleNote),
-    h('div', { class: 'readout-group' }, presets, h('div', { class: 'readout' }, magEl, cursorEl)),
-  );
+  const statusBar = createStatusBar({ mpp, objectivePower: slide.objectivePower });
 
   const mppText = mpp ? `${mpp.toFixed(3)} µm/px` : 'MPP unknown';
   const header = h(
@@ -220,7 +193,12 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
       'div',
       { class: 'slide-page' },
       header,
-      h('div', { class: 'slide-body' }, h('div', { class: 'viewer-wrap' }, viewerEl, status), panel),
+      h(
+        'div',
+        { class: 'slide-body' },
+        h('div', { class: 'viewer-wrap' }, viewerEl, statusBar.element),
+        panel,
+      ),
     ),
   );
 
@@ -245,49 +223,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   const painter = new OverlayPainter(viewer);
   window.wsiViewer = viewer;
 
-  function zoomToMagnification(m: number): void {
-    if (!baseMag) return;
-    viewer.viewport.zoomTo(viewer.viewport.imageToViewportZoom(m / baseMag));
-  }
-
-  function levelZeroZoom(): number {
-    const item = viewer.world.getItemAt(0);
-    return item ? item.viewportToImageZoom(viewer.viewport.getZoom(true)) : 0;
-  }
-
-  function updateStatus(): void {
-    const zoom = levelZeroZoom();
-    if (!zoom) return;
-    const mag = magnification(zoom, slide.objectivePower, mpp);
-    magEl.textContent =
-      mag === undefined ? `${(zoom * 100).toFixed(zoom < 0.1 ? 1 : 0)}%` : formatMagnification(mag);
-    if (mpp) {
-      const bar = niceScaleBar(mpp / zoom, 160);
-      scaleBar.style.width = `${bar.px.toFixed(1)}px`;
-      scaleBar.hidden = false;
-      scaleLabel.textContent = bar.label;
-      scaleNote.textContent = '';
-    } else {
-      scaleBar.hidden = true;
-      scaleLabel.textContent = '';
-      scaleNote.textContent = 'No scale: this slide does not record its µm per pixel';
-    }
-  }
-  viewer.addHandler('update-viewport', updateStatus);
-  viewer.addHandler('open', updateStatus);
-
-  const tracker = new OpenSeadragon.MouseTracker({
-    element: viewer.container,
-    moveHandler: (ev) => {
-      const item = viewer.world.getItemAt(0);
-      const pos = (ev as unknown as { position?: OpenSeadragon.Point }).position;
-      if (!item || !pos) return;
-      const p = item.viewerElementToImageCoordinates(pos);
-      cursorEl.textContent = mpp
-        ? `x ${formatMicrons(p.x * mpp)}, y ${formatMicrons(p.y * mpp)}`
-        : `x ${Math.round(p.x)} px, y ${Math.round(p.y)} px`;
-    },
-  });
+  statusBar.attach(viewer);
 
   // ----- heatmap -----
   let heatToken = 0;
@@ -433,7 +369,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   return () => {
     window.clearTimeout(cellsTimer);
     cellsAbort?.abort();
-    tracker.destroy();
+    statusBar.destroy();
     painter.destroy();
     viewer.destroy();
     window.wsiViewer = undefined;
