@@ -93,6 +93,9 @@ export function createStatusBar(slide: { mpp: number | null; objectivePower: num
             ? `x ${formatMicrons(p.x * mpp)}, y ${formatMicrons(p.y * mpp)}`
             : `x ${Math.round(p.x)} px, y ${Math.round(p.y)} px`;
         },
+        leaveHandler: () => {
+          cursorEl.textContent = '–';
+        },
       });
     },
     destroy() {
