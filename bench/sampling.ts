@@ -277,6 +277,9 @@ async function main(): Promise<void> {
     summary.uniform[k] > 0 ? summary[s][k] / summary.uniform[k] : Number.NaN;
   await plotFroc(results, join(repoRoot, 'bench', 'sampling-froc.png'));
   const slidesAucCi = (s: SamplerKind) => by(s).map((r) => r.slideAuc);
+  const nearChance = results
+    .filter((r) => r.sampler !== 'uniform' && r.patchAuc < 0.6)
+    .map((r) => `${r.sampler} seed ${r.seed}`);
   const lines = [
     '# Sampling benchmark: uniform vs class-balanced vs CASED',
     '',
@@ -319,6 +322,7 @@ async function main(): Promise<void> {
     '- Timings and anything time-related were measured on a 2-core machine shared with other jobs: noisy.',
     '- Reduced scale: see the command line above (steps, batch, slide size); the full-scale run is the same command with more steps (e.g. `--steps 1000 --batch 32`).',
     '- Synthetic data: tumour here is easier to see than in real lymph nodes; only the relative behaviour of the samplers is of interest.',
+    `- Short runs: after ${steps} steps the batch-norm moving averages used at inference (tfjs momentum 0.99) have moved only ${(100 * (1 - 0.99 ** steps)).toFixed(0)}% of the way from their initial values to the batch statistics, which may explain part of the seed-to-seed spread${nearChance.length ? ` (${nearChance.join(', ')} ended near chance on the test set although the last training batches had low loss; the cause was not checked)` : ''}. Longer runs are needed before small differences between samplers mean anything.`,
     '',
   ];
   const best = [...SAMPLERS].sort((a, b) => summary[b].froc - summary[a].froc)[0];
