@@ -95,18 +95,20 @@ export function adaptiveMask(img: GrayImage, radius: number, offset: number, min
  */
 export function isBlank(raw: GrayImage, smoothed: GrayImage, k = 8): boolean {
   const n = raw.data.length;
-  const step = Math.max(1, Math.floor(n / 65536));
+  const step = Math.max(1, Math.floor(n / 16384));
   let max = Number.NEGATIVE_INFINITY;
   for (let i = 0; i < n; i++) if (smoothed.data[i] > max) max = smoothed.data[i];
-  const values: number[] = [];
-  const residual: number[] = [];
-  for (let i = 0; i < n; i += step) {
-    values.push(smoothed.data[i]);
-    residual.push(Math.abs(raw.data[i] - smoothed.data[i]));
+  const m = Math.ceil(n / step);
+  const values = new Float32Array(m);
+  const residual = new Float32Array(m);
+  for (let i = 0, j = 0; i < n; i += step, j++) {
+    values[j] = smoothed.data[i];
+    residual[j] = Math.abs(raw.data[i] - smoothed.data[i]);
   }
-  values.sort((a, b) => a - b);
-  residual.sort((a, b) => a - b);
-  const median = values[values.length >> 1];
-  const noise = 1.4826 * residual[residual.length >> 1];
+  // Typed-array sort is numeric and native: no comparator calls.
+  values.sort();
+  residual.sort();
+  const median = values[m >> 1];
+  const noise = 1.4826 * residual[m >> 1];
   return max - median < k * Math.max(noise, 1e-6);
 }

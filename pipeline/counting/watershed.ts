@@ -96,18 +96,20 @@ export function watershed(
     labels[p] = i + 1;
     heap.push(p, surface[p], age++);
   }
+  // Neighbours in a fixed order (up, left, right, down); a closure per pixel would cost an allocation each.
+  const offsets = new Int32Array(4);
   while (heap.size > 0) {
     const p = heap.pop();
     const lab = labels[p];
     const x = p % width;
-    const y = (p - x) / width;
-    // Neighbours in a fixed order: up, left, right, down.
-    if (y > 0) visit(p - width);
-    if (x > 0) visit(p - 1);
-    if (x < width - 1) visit(p + 1);
-    if (y < height - 1) visit(p + width);
-    function visit(q: number): void {
-      if (labels[q] !== 0 || (mask && !mask[q])) return;
+    let n = 0;
+    if (p >= width) offsets[n++] = p - width;
+    if (x > 0) offsets[n++] = p - 1;
+    if (x < width - 1) offsets[n++] = p + 1;
+    if (p + width < labels.length) offsets[n++] = p + width;
+    for (let k = 0; k < n; k++) {
+      const q = offsets[k];
+      if (labels[q] !== 0 || (mask && !mask[q])) continue;
       labels[q] = lab;
       heap.push(q, surface[q], age++);
     }
