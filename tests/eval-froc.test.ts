@@ -201,7 +201,7 @@ describe('CAMELYON16 FROC on a hand-built case', () => {
     expect(() => computeFroc([scoreSlide('n', [{ p: 0.5, x: 1, y: 1 }], null)])).toThrow(ConfigError);
     expect(() => parseDetectionsCsv('0.5,10\n', 'x.csv')).toThrow(/x.csv:1: expected 'confidence,X,Y'/);
     expect(() => parseDetectionsCsv('0.5,10,11\nhigh,1,2\n', 'x.csv')).toThrow(/x.csv:2: not numbers/);
-    expect(() => parseAsapTruth('<Foo/>', 'bad.xml')).toThrow(/bad.xml: not an ASAP annotation file/);
+    expect(() => parseAsapTruth('<Foo/>', 'bad.xml')).toThrow(/bad.xml: not an ASAP file/);
   });
 });
 
