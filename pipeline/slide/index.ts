@@ -8,6 +8,7 @@
  *   slide.readRegion({ x, y, width, height, level })   x, y level-0 px; size in that level's px; RGB, 3 channels
  *   slide.readAt({ x, y, width, height, mpp })         output px at mpp µm/px (MissingResolutionError without MPP)
  *   slide.readTile(level, col, row), slide.thumbnail(maxSize), slide.readAssociatedImage('label')
+ *   slide.readRawTile?.(level, col, row)   interior JPEG tile as a standalone .jpg ({ bytes, mime }) or undefined
  *   await slide.close()
  *
  * Areas outside the image are white. Errors are the named classes of pipeline/errors.ts. Decoded
@@ -23,6 +24,7 @@ export type {
   Mpp,
   MppRegion,
   OpenOptions,
+  RawTile,
   ReadOptions,
   RGBImage,
   Slide,

@@ -147,6 +147,26 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
     return { data, width, height, channels: 3 };
   }
 
+  /** The level's source, after checking that the slide is open and the tile exists. */
+  function checkTile(level: number, col: number, row: number): LevelSource {
+    checkOpen();
+    checkLevel(level);
+    const src = levels[level];
+    if (
+      !Number.isInteger(col) ||
+      !Number.isInteger(row) ||
+      col < 0 ||
+      row < 0 ||
+      col >= tileColumns(src) ||
+      row >= tileRows(src)
+    ) {
+      throw new ReadRangeError(
+        `tile ${col},${row} is outside level ${level}'s ${tileColumns(src)}×${tileRows(src)} tile grid`,
+      );
+    }
+    return src;
+  }
+
   const slide: Slide = {
     id: parts.id,
     source: parts.source,
@@ -197,26 +217,19 @@ export function createTiledSlide(parts: TiledSlideParts): Slide {
     },
 
     async readTile(level: number, col: number, row: number, o?: ReadOptions) {
-      checkOpen();
-      checkLevel(level);
-      const src = levels[level];
-      if (
-        !Number.isInteger(col) ||
-        !Number.isInteger(row) ||
-        col < 0 ||
-        row < 0 ||
-        col >= tileColumns(src) ||
-        row >= tileRows(src)
-      ) {
-        throw new ReadRangeError(
-          `tile ${col},${row} is outside level ${level}'s ${tileColumns(src)}×${tileRows(src)} tile grid`,
-        );
-      }
+      const src = checkTile(level, col, row);
       const x = col * src.tileWidth;
       const y = row * src.tileHeight;
       const width = Math.min(src.tileWidth, src.width - x);
       const height = Math.min(src.tileHeight, src.height - y);
       return readLevelWindow(level, x, y, width, height, o?.signal);
+    },
+
+    async readRawTile(level: number, col: number, row: number) {
+      const src = checkTile(level, col, row);
+      // Edge tiles hold padding past the image that readTile crops away: no passthrough for them.
+      if ((col + 1) * src.tileWidth > src.width || (row + 1) * src.tileHeight > src.height) return undefined;
+      return src.readStandaloneTile?.(col, row);
     },
 
     async thumbnail(maxSize: number) {

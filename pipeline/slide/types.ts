@@ -55,6 +55,12 @@ export interface ReadOptions {
   into?: Uint8Array;
 }
 
+/** A stored tile as a complete image file that any browser decodes to the same pixels as readTile. */
+export interface RawTile {
+  bytes: Uint8Array;
+  mime: 'image/jpeg';
+}
+
 export interface Slide {
   /** Stable content hash (hex): survives a file move or rename. */
   readonly id: string;
@@ -80,6 +86,13 @@ export interface Slide {
   readAt(r: MppRegion, o?: ReadOptions): Promise<RGBImage>;
   /** One decoded tile of a level (edge tiles are cropped to the image). */
   readTile(level: number, col: number, row: number, o?: ReadOptions): Promise<RGBImage>;
+  /**
+   * The stored tile's bytes, unchanged but for header splicing, when they stand alone as an image with
+   * exactly readTile's pixels: interior JPEG tiles (compression 7). Undefined for edge tiles (they
+   * need cropping), empty tiles and other compressions. Every slide openSlide returns has it; it is
+   * optional only so that stand-in slides need not implement it.
+   */
+  readRawTile?(level: number, col: number, row: number): Promise<RawTile | undefined>;
   /** The whole slide fitted into maxSize × maxSize, from the best level. */
   thumbnail(maxSize: number): Promise<RGBImage>;
   /** An associated image by name; only for callers that explicitly ask (privacy: labels carry identifiers). */

@@ -40,6 +40,58 @@ export function buildJpegStream(
   return Buffer.concat(parts);
 }
 
+/** SOF markers browsers decode: baseline, extended sequential and progressive Huffman. */
+const BROWSER_SOF = new Set([0xc0, 0xc1, 0xc2]);
+
+/** The frame header (SOFn) of a JPEG stream: marker, precision, size and component count; undefined if none before SOS. */
+export function jpegFrame(
+  stream: Uint8Array,
+): { marker: number; precision: number; width: number; height: number; components: number } | undefined {
+  let i = 2;
+  while (i + 4 <= stream.length) {
+    if (stream[i] !== 0xff) return undefined;
+    const m = stream[i + 1];
+    if (m === 0xff) {
+      i++; // fill byte
+      continue;
+    }
+    if (m === 0x01 || (m >= 0xd0 && m <= 0xd8)) {
+      i += 2; // markers without a length
+      continue;
+    }
+    if (m === 0xd9 || m === 0xda) return undefined;
+    const len = (stream[i + 2] << 8) | stream[i + 3];
+    if (m >= 0xc0 && m <= 0xcf && m !== 0xc4 && m !== 0xc8 && m !== 0xcc) {
+      if (i + 10 > stream.length) return undefined;
+      return {
+        marker: m,
+        precision: stream[i + 4],
+        height: (stream[i + 5] << 8) | stream[i + 6],
+        width: (stream[i + 7] << 8) | stream[i + 8],
+        components: stream[i + 9],
+      };
+    }
+    i += 2 + len;
+  }
+  return undefined;
+}
+
+/**
+ * A TIFF JPEG tile as a standalone .jpg (the same stream the codec decodes: tables spliced in, Adobe
+ * marker for RGB), or undefined when a browser could not show it as readTile's pixels: not an 8-bit
+ * 3-component baseline/progressive frame of exactly the block size (lossless, arithmetic, CMYK, grey).
+ */
+export function standaloneJpeg(
+  tile: Uint8Array,
+  p: Pick<CodecParams, 'jpegTables' | 'photometric' | 'samplesPerPixel' | 'width' | 'height'>,
+): Buffer | undefined {
+  if (tile.length < 4 || tile[0] !== 0xff || tile[1] !== 0xd8) return undefined;
+  const stream = buildJpegStream(tile, p);
+  const f = jpegFrame(stream);
+  if (!f || !BROWSER_SOF.has(f.marker) || f.precision !== 8 || f.components !== 3) return undefined;
+  return f.width === p.width && f.height === p.height ? stream : undefined;
+}
+
 export class JpegCodec implements Codec {
   readonly name = 'JPEG';
   async decode(bytes: Uint8Array, p: CodecParams): Promise<DecodedBlock> {

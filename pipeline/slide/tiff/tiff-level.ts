@@ -1,5 +1,6 @@
 /** A TIFF image (tiled or stripped) as a LevelSource: raw block bytes → codec → RGB block. */
 import { SlideFormatError } from '../../errors.ts';
+import { standaloneJpeg } from '../codec/jpeg.ts';
 import type { CodecRegistry } from '../codec/registry.ts';
 import type { CodecParams } from '../codec/types.ts';
 import type { LevelSource } from '../level.ts';
@@ -27,6 +28,14 @@ export function createTiffLevel(ifd: IfdInfo, read: ByteReader, codecs: CodecReg
   const cols = tileColumns(grid);
   const rows = tileRows(grid);
   let white: Uint8Array | undefined;
+  // Passthrough is for chunky 8-bit RGB/YCbCr JPEG tiles: readTile's pixels are then exactly the decoded stream.
+  const jpegPassthrough =
+    ifd.compression === 7 &&
+    ifd.tiled &&
+    ifd.planar === 1 &&
+    ifd.bitsPerSample === 8 &&
+    ifd.samplesPerPixel === 3 &&
+    (ifd.photometric === 2 || ifd.photometric === 6);
 
   async function rawTile(col: number, row: number, signal?: AbortSignal): Promise<Uint8Array> {
     if (col < 0 || row < 0 || col >= cols || row >= rows) {
@@ -41,6 +50,13 @@ export function createTiffLevel(ifd: IfdInfo, read: ByteReader, codecs: CodecReg
   return {
     ...grid,
     readRawTile: (col, row) => rawTile(col, row),
+    async readStandaloneTile(col, row) {
+      if (!jpegPassthrough) return undefined;
+      const bytes = await rawTile(col, row);
+      if (bytes.length === 0) return undefined;
+      const jpeg = standaloneJpeg(bytes, params);
+      return jpeg && { bytes: jpeg, mime: 'image/jpeg' };
+    },
     async readTile(col, row, signal) {
       signal?.throwIfAborted();
       const bytes = await rawTile(col, row, signal);
