@@ -117,3 +117,38 @@ export function planTile(
     height: y1 - y0,
   };
 }
+
+/** A stored slide tile, by slide level and tile grid position. */
+export interface StoredTileRef {
+  level: number;
+  col: number;
+  row: number;
+}
+
+/**
+ * The stored slide tile a Deep Zoom tile is exactly, or undefined. Exactly means: no overlap, a slide
+ * level whose downsample is precisely the DZ scale, square stored tiles of the DZ tile size, and a
+ * tile wholly inside both the level and the DZ image. Then the rendered path would read that one
+ * tile's pixels unresized, so its stored bytes can be sent as they are.
+ */
+export function storedTileFor(
+  width: number,
+  height: number,
+  levels: readonly LevelInfo[],
+  level: number,
+  col: number,
+  row: number,
+  g: DzGeometry = DEFAULT_GEOMETRY,
+): StoredTileRef | undefined {
+  if (g.overlap !== 0) return undefined;
+  const plan = planTile(width, height, levels, level, col, row, g);
+  if (!plan) return undefined;
+  const dz = dzLevel(width, height, level, g);
+  const l = levels[plan.level];
+  if (l.downsample !== dz.scale || l.tileWidth !== g.tileSize || l.tileHeight !== g.tileSize)
+    return undefined;
+  const t = g.tileSize;
+  if ((col + 1) * t > Math.min(l.width, dz.width) || (row + 1) * t > Math.min(l.height, dz.height))
+    return undefined;
+  return { level: plan.level, col, row };
+}

@@ -185,12 +185,14 @@ export const SLIDE_ROUTES: [RegExp, Handler][] = [
       const format: TileFormat = r.match[5] === 'png' ? 'png' : 'jpeg';
       if (level > dzMaxLevel(row.width, row.height)) throw new HttpError(404, 'no such tile level');
       const slide = await requireSlide(ctx, row.id);
-      const body = await ctx.tiles.render(slide, level, col, rowIdx, format, clientOf(r));
-      if (!body) throw new HttpError(404, 'no such tile');
-      sendBody(r.req, r.res, body, {
+      const tile = await ctx.tiles.render(slide, level, col, rowIdx, format, clientOf(r));
+      if (!tile) throw new HttpError(404, 'no such tile');
+      sendBody(r.req, r.res, tile.body, {
         contentType: format === 'png' ? 'image/png' : 'image/jpeg',
         etag: ctx.tiles.etag(row.id, level, col, rowIdx, format),
         cacheControl: TILE_CACHE,
+        // For debugging and tests: 'raw' when the stored JPEG bytes were sent unchanged.
+        extraHeaders: { 'X-Tile-Source': tile.source },
       });
     },
   ],

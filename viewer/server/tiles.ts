@@ -1,14 +1,27 @@
 /**
  * Deep Zoom tile rendering: plan → readRegion → resize → encode, behind a render semaphore,
  * with an LRU of encoded tiles (bounded by bytes) and coalescing of identical in-flight renders.
+ * A JPEG tile that is exactly one stored JPEG tile skips all that: its stored bytes are sent as they
+ * are (Slide.readRawTile), with no decode, resize or encode.
  */
 import sharp, { type OverlayOptions } from 'sharp';
 import { createByteLru } from '../../pipeline/slide/cache.ts';
 import type { Slide } from '../../pipeline/slide/types.ts';
-import { type DzGeometry, dzLevel, planTile, tileSpan } from './deepzoom.ts';
+import { type DzGeometry, dzLevel, planTile, storedTileFor, tileSpan } from './deepzoom.ts';
 import { createSemaphore, type Semaphore } from './semaphore.ts';
 
 export type TileFormat = 'jpeg' | 'png';
+
+/** An encoded tile and how it was made: 'raw' = the slide's stored bytes, 'rendered' = decoded and encoded here. */
+export interface EncodedTile {
+  body: Buffer;
+  source: 'raw' | 'rendered';
+  readonly byteLength: number;
+}
+
+function encoded(body: Buffer, source: EncodedTile['source']): EncodedTile {
+  return { body, source, byteLength: body.byteLength };
+}
 
 export interface TileRendererOptions {
   /** JPEG quality 1..100. */
@@ -31,10 +44,12 @@ export interface TileRenderer {
     row: number,
     format: TileFormat,
     client?: string,
-  ): Promise<Buffer | undefined>;
+  ): Promise<EncodedTile | undefined>;
   etag(slideId: string, level: number, col: number, row: number, format: TileFormat): string;
   readonly semaphore: Semaphore;
   readonly cachedBytes: number;
+  /** Tiles sent as stored bytes (fast path) and tiles rendered, since start (cache hits not counted). */
+  readonly counts: { readonly raw: number; readonly rendered: number };
 }
 
 export async function encodeRgb(
@@ -62,8 +77,9 @@ export async function encodeRgb(
 export const DIRECT_READ_PIXELS = 2048 * 2048;
 
 export function createTileRenderer(options: TileRendererOptions): TileRenderer {
-  const cache = createByteLru<Buffer>(options.cacheBytes);
-  const inFlight = new Map<string, Promise<Buffer | undefined>>();
+  const cache = createByteLru<EncodedTile>(options.cacheBytes);
+  const inFlight = new Map<string, Promise<EncodedTile | undefined>>();
+  const counts = { raw: 0, rendered: 0 };
   const semaphore = createSemaphore(options.concurrency, options.maxQueue);
   const geometry = options.geometry;
   const etag = (slideId: string, level: number, col: number, row: number, format: TileFormat) =>
@@ -76,12 +92,20 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     row: number,
     format: TileFormat,
     client = '',
-  ): Promise<Buffer | undefined> {
+  ): Promise<EncodedTile | undefined> {
     const plan = planTile(slide.width, slide.height, slide.levels, level, col, row, geometry);
     if (!plan) return undefined;
+    if (format === 'jpeg') {
+      const raw = await readStoredJpeg(slide, level, col, row);
+      if (raw) {
+        counts.raw++;
+        return encoded(raw, 'raw');
+      }
+    }
+    counts.rendered++;
     if (plan.readWidth * plan.readHeight > DIRECT_READ_PIXELS)
-      return composeFromChildren(slide, level, col, row, format, client);
-    return semaphore.run(async () => {
+      return encoded(await composeFromChildren(slide, level, col, row, format, client), 'rendered');
+    const body = await semaphore.run(async () => {
       const img = await slide.readRegion({
         x: plan.x,
         y: plan.y,
@@ -96,6 +120,25 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
         quality: options.quality,
       });
     }, client);
+    return encoded(body, 'rendered');
+  }
+
+  /**
+   * The stored JPEG bytes when the DZ tile is exactly one stored tile, else undefined (also for empty
+   * or non-JPEG stored tiles). Only I/O, so it does not take a render slot.
+   */
+  async function readStoredJpeg(
+    slide: Slide,
+    level: number,
+    col: number,
+    row: number,
+  ): Promise<Buffer | undefined> {
+    if (!slide.readRawTile) return undefined;
+    const ref = storedTileFor(slide.width, slide.height, slide.levels, level, col, row, geometry);
+    if (!ref) return undefined;
+    const raw = await slide.readRawTile(ref.level, ref.col, ref.row);
+    if (!raw || raw.mime !== 'image/jpeg') return undefined;
+    return Buffer.from(raw.bytes.buffer, raw.bytes.byteOffset, raw.bytes.byteLength);
   }
 
   /** A tile made by halving the (up to 2×2) finer tiles that cover it; children are rendered losslessly. */
@@ -106,7 +149,7 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     row: number,
     format: TileFormat,
     client = '',
-  ): Promise<Buffer | undefined> {
+  ): Promise<Buffer> {
     const parent = dzLevel(slide.width, slide.height, level, geometry);
     const child = dzLevel(slide.width, slide.height, level + 1, geometry);
     const [px0, px1] = tileSpan(col, parent.width, geometry);
@@ -130,7 +173,7 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
         const input = await render(slide, level + 1, c, r, 'png', client);
         if (input)
           parts.push({
-            input,
+            input: input.body,
             left: tileSpan(c, child.width, geometry)[0] - ux0,
             top: tileSpan(r, child.height, geometry)[0] - uy0,
           });
@@ -172,7 +215,7 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     row: number,
     format: TileFormat,
     client = '',
-  ): Promise<Buffer | undefined> {
+  ): Promise<EncodedTile | undefined> {
     const key = etag(slide.id, level, col, row, format);
     const hit = cache.get(key);
     if (hit) return hit;
@@ -180,9 +223,9 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     if (pending) return pending;
     const p = renderUncached(slide, level, col, row, format, client).finally(() => inFlight.delete(key));
     inFlight.set(key, p);
-    const buf = await p;
-    if (buf) cache.set(key, buf);
-    return buf;
+    const tile = await p;
+    if (tile) cache.set(key, tile);
+    return tile;
   }
 
   return {
@@ -192,5 +235,6 @@ export function createTileRenderer(options: TileRendererOptions): TileRenderer {
     get cachedBytes() {
       return cache.bytes;
     },
+    counts,
   };
 }
