@@ -9,7 +9,11 @@ export interface OpenSlideCache {
   get(path: string, fallbackMpp: number | undefined): Promise<Slide>;
 }
 
-export function createSlideCache(maxOpen = 4): OpenSlideCache {
+/**
+ * `cacheBytes` bounds each open slide's decoded-tile cache (default 64 MiB): grid reads move in rows, so
+ * a few rows of tiles are all that is ever reused, and memory stays flat with several workers.
+ */
+export function createSlideCache(maxOpen = 4, cacheBytes = 64 * 1024 * 1024): OpenSlideCache {
   const slides = new Map<string, Promise<Slide>>();
   return {
     get(path, fallbackMpp) {
@@ -21,7 +25,7 @@ export function createSlideCache(maxOpen = 4): OpenSlideCache {
           slides.delete(oldKey);
           void old.then((o) => o.close()).catch(() => {});
         }
-        s = openSlide(path, { fallbackMpp });
+        s = openSlide(path, { fallbackMpp, cacheBytes });
         // A failed open must not stay cached: the next task retries and reports its own error.
         s.catch(() => slides.delete(key));
         slides.set(key, s);
