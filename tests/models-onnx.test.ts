@@ -31,20 +31,30 @@ function randomiseWeights(model: tf.LayersModel, seed: number): void {
   }
 }
 
-async function agreement(model: tf.LayersModel, shape: [number, number, number, number]): Promise<number> {
+async function agreement(
+  model: tf.LayersModel,
+  shape: [number, number, number, number],
+  inputLayout: 'nhwc' | 'nchw' = 'nhwc',
+): Promise<number> {
   const x = tf.randomUniform(shape, -2, 2, 'float32', 42);
   const ref = model.predict(x) as tf.Tensor;
-  const runner = await createOnnxRunner(exportOnnx(model), { gpu: false });
+  const runner = await createOnnxRunner(exportOnnx(model, { inputLayout }), { gpu: false });
+  const planar = inputLayout === 'nchw' ? tf.transpose(x, [0, 3, 1, 2]) : x;
   try {
     expect(runner.provider).toBe('cpu');
-    const got = await runner.run(x.dataSync() as Float32Array, shape);
+    expect(runner.inputLayout).toBe(inputLayout);
+    const [n, h, w, c] = shape;
+    const got = await runner.run(
+      planar.dataSync() as Float32Array,
+      inputLayout === 'nchw' ? [n, c, h, w] : shape,
+    );
     expect(got.shape).toEqual(ref.shape);
     const r = ref.dataSync();
     let m = 0;
     for (let i = 0; i < r.length; i++) m = Math.max(m, Math.abs(r[i] - got.data[i]));
     return m;
   } finally {
-    tf.dispose([x, ref]);
+    tf.dispose([x, ref, planar]);
     await runner.close();
   }
 }
@@ -58,6 +68,13 @@ describe.skipIf(SKIP)('ONNX export agrees with tfjs', () => {
     const model = buildPatchClassifier(SMALL_ARCH, { seed: 2 });
     randomiseWeights(model, 10);
     expect(await agreement(model, [2, 68 + 8 * 5, 68 + 8 * 3, 3])).toBeLessThan(1e-4);
+    model.dispose();
+  });
+
+  it('the default patch classifier exported with planar NCHW input (what wsi infer runs)', async () => {
+    const model = buildPatchClassifier(SMALL_ARCH, { seed: 3 });
+    randomiseWeights(model, 30);
+    expect(await agreement(model, [2, 68 + 8 * 4, 68 + 8 * 6, 3], 'nchw')).toBeLessThan(1e-4);
     model.dispose();
   });
 

@@ -47,6 +47,7 @@ function engineFor(onnxPath: string, threads: number): Promise<InferenceEngine> 
   if (!e) {
     e = createOnnxRunner(readFileSync(onnxPath), { threads }).then((r) => ({
       name: `onnx-${r.provider}`,
+      inputLayout: r.inputLayout,
       run: r.run,
       close: r.close,
     }));

@@ -9,9 +9,14 @@ import { level0Of } from './fcn-plan.ts';
 import type { Geometry } from './geometry.ts';
 import { type Normalisation, normaliseInto } from './normalise.ts';
 
-/** Anything that maps an NHWC float32 batch to an NHWC score map. */
+/** Anything that maps a float32 image batch to an NHWC score map. */
 export interface InferenceEngine {
   readonly name: string;
+  /**
+   * Layout of the input batch: 'nhwc' (the default, tfjs) or planar 'nchw' (our ONNX export for
+   * inference, which then needs no transpose). `run`'s shape is given in this layout.
+   */
+  readonly inputLayout?: 'nhwc' | 'nchw';
   run(
     data: Float32Array,
     shape: [number, number, number, number],
@@ -34,6 +39,50 @@ export function readModelPixels(
   });
 }
 
+/**
+ * Like normaliseInto (same arithmetic, so the same float32 values) but planar: all R, then all G, then
+ * all B, each `width × height`, starting at `offset`. Returns the number of floats written.
+ */
+export function normalisePlanarInto(
+  pixels: Uint8Array,
+  channels: number,
+  norm: Normalisation,
+  out: Float32Array,
+  offset = 0,
+): number {
+  const n = pixels.length / channels;
+  for (let c = 0; c < 3; c++) {
+    const scale = 1 / (255 * norm.std[c]);
+    const shift = norm.mean[c] / norm.std[c];
+    const plane = offset + c * n;
+    for (let i = 0, p = c; i < n; i++, p += channels) out[plane + i] = pixels[p] * scale - shift;
+  }
+  return n * 3;
+}
+
+/** Normalised pixels of an image in the engine's input layout, written at `offset` (one image's floats). */
+export function normaliseFor(
+  engine: Pick<InferenceEngine, 'inputLayout'>,
+  img: RGBImage,
+  norm: Normalisation,
+  out: Float32Array,
+  offset = 0,
+): number {
+  return engine.inputLayout === 'nchw'
+    ? normalisePlanarInto(img.data, img.channels, norm, out, offset)
+    : normaliseInto(img.data, img.channels, norm, out, offset);
+}
+
+/** Input shape of `n` images of height × width × 3 in the engine's layout. */
+export function batchShape(
+  engine: Pick<InferenceEngine, 'inputLayout'>,
+  n: number,
+  height: number,
+  width: number,
+): [number, number, number, number] {
+  return engine.inputLayout === 'nchw' ? [n, 3, height, width] : [n, height, width, 3];
+}
+
 /** Scores of one tile: Float32Array of tile.rows × tile.cols, row-major. */
 export async function scoreTile(
   slide: Slide,
@@ -44,8 +93,8 @@ export async function scoreTile(
 ): Promise<Float32Array> {
   const img = await readModelPixels(slide, scale, tile);
   const input = new Float32Array(tile.width * tile.height * 3);
-  normaliseInto(img.data, img.channels, norm, input);
-  const out = await engine.run(input, [1, tile.height, tile.width, 3]);
+  normaliseFor(engine, img, norm, input);
+  const out = await engine.run(input, batchShape(engine, 1, tile.height, tile.width));
   if (out.shape[1] !== tile.rows || out.shape[2] !== tile.cols) {
     throw new Error(
       `model gave a ${out.shape[1]}×${out.shape[2]} map for a tile planned as ${tile.rows}×${tile.cols}: wrong geometry`,
@@ -80,9 +129,9 @@ export async function scorePatches(
         width: rf,
         height: rf,
       });
-      normaliseInto(img.data, img.channels, norm, input, i * rf * rf * 3);
+      normaliseFor(engine, img, norm, input, i * rf * rf * 3);
     }
-    const out = await engine.run(input, [chunk.length, rf, rf, 3]);
+    const out = await engine.run(input, batchShape(engine, chunk.length, rf, rf));
     scores.set(out.data.subarray(0, chunk.length), start);
   }
   return scores;

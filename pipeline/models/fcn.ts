@@ -190,7 +190,12 @@ async function createExecutor(
   if (!onnxBytes) throw new Error('no ONNX model');
   if (workers === 0) {
     const runner = await createOnnxRunner(onnxBytes, { threads: opts.threads ?? availableParallelism() });
-    const engine: InferenceEngine = { name: `onnx-${runner.provider}`, run: runner.run, close: runner.close };
+    const engine: InferenceEngine = {
+      name: `onnx-${runner.provider}`,
+      inputLayout: runner.inputLayout,
+      run: runner.run,
+      close: runner.close,
+    };
     return {
       engine: engine.name,
       mode: 'main',
@@ -257,7 +262,8 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
   ) {
     throw new ModelError(`model ${modelDir}: sidecar geometry disagrees with the model's layers`);
   }
-  let onnxBytes = engineKind === 'onnx' ? exportOnnx(model) : undefined;
+  // Planar input: tiles are normalised straight into NCHW, so the graph needs no input transpose.
+  let onnxBytes = engineKind === 'onnx' ? exportOnnx(model, { inputLayout: 'nchw' }) : undefined;
   if (onnxBytes && !(await onnxRuntimeWorks(onnxBytes))) {
     // tfjs stays the fallback: same model, same numbers (the export is tested to agree within 1e-4).
     if (!opts.quiet) process.stderr.write('onnxruntime cannot run the model here: falling back to tfjs\n');
