@@ -52,6 +52,10 @@ async function createSession(
     executionMode: 'sequential',
     // The arena reuses activation buffers between runs: without it a 1020² tile ran ~35 % slower.
     enableCpuMemArena: true,
+    // Memory patterns pre-plan one block per input shape on a session's second run; that block is fresh
+    // memory, so its page faults cost ~85 ms of system time on a 1020² tile, again for every new tile
+    // shape (slide-edge tiles). The arena alone reuses buffers across shapes at the same speed.
+    enableMemPattern: false,
     // Trained weights can drive activations into denormals, which x86 handles ~100× slower; flushing
     // them to zero changes results by < 1e-37.
     extra: { session: { set_denormal_as_zero: '1' } },
