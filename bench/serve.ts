@@ -9,6 +9,9 @@
  *
  *   npx tsx bench/serve.ts [--slide FILE] [--size 40000] [--tiles 96]
  *
+ * Our server sends a tile that is exactly one stored JPEG tile as the stored bytes (X-Tile-Source:
+ * raw; at the file's own JPEG quality, not 75): each pass counts how many of its tiles went that way.
+ *
  * Prints tiles/s, p50/p99 latency, errors and peak server RSS per pass, and last one JSON line:
  * {"vs_openslide_dz": <ours/OpenSlide tiles/s at N=8>, "p99_ms": <ours at N=8>, "errors": <ours, all passes>}
  * Numbers are noisy when other work shares the machine.
@@ -60,14 +63,15 @@ function peakRssMb(pid: number): number {
   return m ? Number(m[1]) / 1024 : Number.NaN;
 }
 
-function fetchStatus(agent: Agent, url: string): Promise<{ status: number; bytes: number }> {
+function fetchStatus(agent: Agent, url: string): Promise<{ status: number; bytes: number; raw?: boolean }> {
   return new Promise((res) => {
     const req = get(url, { agent }, (r) => {
       let bytes = 0;
+      const raw = r.headers['x-tile-source'] === 'raw';
       r.on('data', (d: Buffer) => {
         bytes += d.length;
       });
-      r.on('end', () => res({ status: r.statusCode ?? 0, bytes }));
+      r.on('end', () => res({ status: r.statusCode ?? 0, bytes, raw }));
       r.on('error', () => res({ status: 0, bytes }));
     });
     req.on('error', () => res({ status: 0, bytes: 0 }));
@@ -132,6 +136,8 @@ interface PassResult {
   p50: number;
   p99: number;
   errors: number;
+  /** Tiles the server sent as stored bytes (X-Tile-Source: raw). */
+  raw: number;
 }
 
 async function runPass(
@@ -143,6 +149,7 @@ async function runPass(
   const agent = new Agent({ keepAlive: true, maxSockets: clients });
   const latencies: number[] = [];
   let errors = 0;
+  let raw = 0;
   let next = 0;
   const t0 = performance.now();
   await Promise.all(
@@ -150,9 +157,10 @@ async function runPass(
       while (next < tiles.length) {
         const [l, c, r] = tiles[next++];
         const start = performance.now();
-        const { status, bytes } = await fetchStatus(agent, `${base}${tileUrl(l, c, r)}`);
+        const res = await fetchStatus(agent, `${base}${tileUrl(l, c, r)}`);
         latencies.push(performance.now() - start);
-        if (status !== 200 || bytes < 100) errors++;
+        if (res.status !== 200 || res.bytes < 100) errors++;
+        if (res.raw) raw++;
       }
     }),
   );
@@ -160,7 +168,15 @@ async function runPass(
   agent.destroy();
   latencies.sort((a, b) => a - b);
   const q = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))];
-  return { clients, tiles: tiles.length, tilesPerS: tiles.length / wall, p50: q(0.5), p99: q(0.99), errors };
+  return {
+    clients,
+    tiles: tiles.length,
+    tilesPerS: tiles.length / wall,
+    p50: q(0.5),
+    p99: q(0.99),
+    errors,
+    raw,
+  };
 }
 
 interface Geometry {
@@ -312,7 +328,7 @@ async function main(): Promise<void> {
         const r = await runPass(server.base, server.tileUrl, sets[s * CLIENTS.length + i], CLIENTS[i]);
         passes.push(r);
         log(
-          `${server.name.padEnd(20)} N=${String(r.clients).padStart(2)}  ${String(r.tiles).padStart(3)} tiles  ${r.tilesPerS.toFixed(1).padStart(6)} tiles/s  p50 ${r.p50.toFixed(0).padStart(4)} ms  p99 ${r.p99.toFixed(0).padStart(5)} ms  errors ${r.errors}`,
+          `${server.name.padEnd(20)} N=${String(r.clients).padStart(2)}  ${String(r.tiles).padStart(3)} tiles  ${r.tilesPerS.toFixed(1).padStart(6)} tiles/s  p50 ${r.p50.toFixed(0).padStart(4)} ms  p99 ${r.p99.toFixed(0).padStart(5)} ms  errors ${r.errors}  raw ${r.raw}`,
         );
       }
       const rssMb = peakRssMb(server.proc.pid!);
@@ -339,6 +355,7 @@ async function main(): Promise<void> {
       p50_ms: +p.p50.toFixed(1),
       p99_ms: +p.p99.toFixed(1),
       errors: p.errors,
+      raw_tiles: p.raw,
     })),
   }));
   process.stdout.write(
