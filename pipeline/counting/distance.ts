@@ -38,19 +38,22 @@ export function distanceTransform(mask: Uint8Array, width: number, height: numbe
   const d = new Float64Array(n);
   const v = new Int32Array(n);
   const z = new Float64Array(n + 1);
-  const sq = new Float64Array(width * height);
-  for (let x = 0; x < width; x++) {
-    for (let y = 0; y < height; y++) f[y] = mask[y * width + x] ? INF : 0;
-    edt1d(f, height, d, v, z);
-    for (let y = 0; y < height; y++) sq[y * width + x] = d[y];
-  }
-  const out = new Float32Array(width * height);
+  // Rows first, written transposed, so the column pass also reads contiguous memory.
+  const sqT = new Float64Array(width * height);
   for (let y = 0; y < height; y++) {
     const row = y * width;
-    for (let x = 0; x < width; x++) f[x] = sq[row + x];
+    for (let x = 0; x < width; x++) f[x] = mask[row + x] ? INF : 0;
     edt1d(f, width, d, v, z);
-    // An all-foreground image has no background: its distances stay "infinite"; cap them at the image diagonal.
-    for (let x = 0; x < width; x++) out[row + x] = d[x] >= INF ? Math.hypot(width, height) : Math.sqrt(d[x]);
+    for (let x = 0; x < width; x++) sqT[x * height + y] = d[x];
+  }
+  const out = new Float32Array(width * height);
+  // An all-foreground image has no background: its distances stay "infinite"; cap them at the image diagonal.
+  const cap = Math.hypot(width, height);
+  for (let x = 0; x < width; x++) {
+    const col = x * height;
+    for (let y = 0; y < height; y++) f[y] = sqT[col + y];
+    edt1d(f, height, d, v, z);
+    for (let y = 0; y < height; y++) out[y * width + x] = d[y] >= INF ? cap : Math.sqrt(d[y]);
   }
   return { data: out, width, height };
 }
