@@ -5,8 +5,9 @@ import { ConfigError, ModelError } from '../pipeline/errors.ts';
 import { hasTfjsNodeGpu, useBackend } from '../pipeline/models/backend.ts';
 import { inferSlides } from '../pipeline/models/fcn.ts';
 import { level0Of, outputsPerTile, planFcn, readScale } from '../pipeline/models/fcn-plan.ts';
-import { scorePatches } from '../pipeline/models/fcn-tile.ts';
+import { normalisePlanarInto, scorePatches } from '../pipeline/models/fcn-tile.ts';
 import { loadModel, type ModelMeta, saveModel } from '../pipeline/models/model-io.ts';
+import { type DEFAULT_NORMALISATION, normaliseInto } from '../pipeline/models/normalise.ts';
 import { archGeometry, newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { tfjsEngine } from '../pipeline/models/tfjs-engine.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
@@ -76,6 +77,23 @@ describe.skipIf(SKIP)('FCN planning', () => {
         for (let c = 0; c < t.cols; c++) seen[(t.row0 + r) * plan.gridCols + t.col0 + c]++;
     }
     expect(seen.every((v) => v === 1)).toBe(true);
+  });
+});
+
+describe('planar (NCHW) normalisation for the ONNX input', () => {
+  it('gives the same float32 values as the interleaved one, transposed, for RGB and RGBA pixels', () => {
+    for (const channels of [3, 4]) {
+      const n = 7 * 5;
+      const pixels = Uint8Array.from({ length: n * channels }, (_, i) => (i * 37 + 11) % 256);
+      const norm = { mean: [0.4, 0.5, 0.6], std: [0.2, 0.25, 0.3] } as typeof DEFAULT_NORMALISATION;
+      const nhwc = new Float32Array(n * 3);
+      normaliseInto(pixels, channels, norm, nhwc);
+      const nchw = new Float32Array(2 + n * 3).fill(99);
+      expect(normalisePlanarInto(pixels, channels, norm, nchw, 2)).toBe(n * 3);
+      expect(nchw[0]).toBe(99); // nothing written before the offset
+      for (let i = 0; i < n; i++)
+        for (let c = 0; c < 3; c++) expect(nchw[2 + c * n + i]).toBe(nhwc[i * 3 + c]);
+    }
   });
 });
 
