@@ -83,6 +83,30 @@ export function batchShape(
   return engine.inputLayout === 'nchw' ? [n, 3, height, width] : [n, height, width, 3];
 }
 
+/**
+ * Input buffers kept per engine for the next tile of the same size: a fresh 12 MB Float32Array per 1020²
+ * tile cost ~4 ms of zeroing and page faults (2 % of a tile's CPU time). A buffer goes back only once its
+ * run has finished, so tiles in flight at once (read of the next overlapping this inference) never share.
+ */
+const spareInputs = new WeakMap<InferenceEngine, Float32Array[]>();
+const MAX_SPARE_INPUTS = 2;
+
+function takeInput(engine: InferenceEngine, length: number): Float32Array {
+  const spare = spareInputs.get(engine);
+  const i = spare ? spare.findIndex((b) => b.length === length) : -1;
+  return spare && i >= 0 ? spare.splice(i, 1)[0] : new Float32Array(length);
+}
+
+function giveBackInput(engine: InferenceEngine, buffer: Float32Array): void {
+  let spare = spareInputs.get(engine);
+  if (!spare) {
+    spare = [];
+    spareInputs.set(engine, spare);
+  }
+  if (spare.length >= MAX_SPARE_INPUTS) spare.shift();
+  spare.push(buffer);
+}
+
 /** Scores of one tile: Float32Array of tile.rows × tile.cols, row-major. */
 export async function scoreTile(
   slide: Slide,
@@ -92,9 +116,14 @@ export async function scoreTile(
   tile: FcnTile,
 ): Promise<Float32Array> {
   const img = await readModelPixels(slide, scale, tile);
-  const input = new Float32Array(tile.width * tile.height * 3);
-  normaliseFor(engine, img, norm, input);
-  const out = await engine.run(input, batchShape(engine, 1, tile.height, tile.width));
+  const input = takeInput(engine, tile.width * tile.height * 3);
+  normaliseFor(engine, img, norm, input); // writes every element: no need to clear a reused buffer
+  let out: { data: Float32Array; shape: number[] };
+  try {
+    out = await engine.run(input, batchShape(engine, 1, tile.height, tile.width));
+  } finally {
+    giveBackInput(engine, input);
+  }
   if (out.shape[1] !== tile.rows || out.shape[2] !== tile.cols) {
     throw new Error(
       `model gave a ${out.shape[1]}×${out.shape[2]} map for a tile planned as ${tile.rows}×${tile.cols}: wrong geometry`,
