@@ -8,9 +8,10 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePlate, type SyntheticPlate } from '../fixtures/plate/generate.ts';
+import { runCount } from '../pipeline/counting/count-run.ts';
 import { countsCsv, csvField } from '../pipeline/counting/csv.ts';
 import { aggregateWells, compileWellPattern, parseWell } from '../pipeline/counting/plate.ts';
-import { ConfigError } from '../pipeline/errors.ts';
+import { ConfigError, WsiError } from '../pipeline/errors.ts';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -178,7 +179,7 @@ describe('wsi count on a synthetic plate (end to end)', () => {
     expect(existsSync(path.join(dir, 'vgg.heatmap.png'))).toBe(false);
   });
 
-  it('fails with one line on bad flags and inputs', async () => {
+  it('refuses bad flags and inputs with named errors, printed as one line by the CLI', async () => {
     const cases: [string[], RegExp][] = [
       [[path.join(dir, 'plate1'), '--out', 'x.csv', '--plate', '48'], /--plate must be 96 or 384/],
       [
@@ -191,15 +192,23 @@ describe('wsi count on a synthetic plate (end to end)', () => {
         [path.join(dir, 'plate1'), '--out', 'x.csv', '--method', 'density', '--model', dir],
         /model sidecar not found/,
       ],
+      [
+        [path.join(dir, 'plate1'), '--out', 'x.csv', '--well-pattern', '(x'],
+        /not a valid regular expression/,
+      ],
     ];
     for (const [argv, message] of cases) {
-      const err = (await run('node', [wsi, 'count', ...argv], { cwd: dir }).catch((e) => e)) as {
-        code: number;
-        stderr: string;
-      };
-      expect(err.code).toBe(1);
-      expect(err.stderr.trim().split('\n').length).toBe(1);
-      expect(err.stderr).toMatch(message);
+      await expect(runCount(argv)).rejects.toThrow(message);
+      await expect(runCount(argv)).rejects.toBeInstanceOf(WsiError);
     }
+    const err = (await run(
+      'node',
+      [wsi, 'count', path.join(dir, 'plate1'), '--out', 'x.csv', '--plate', '48'],
+      {
+        cwd: dir,
+      },
+    ).catch((e) => e)) as { code: number; stderr: string };
+    expect(err.code).toBe(1);
+    expect(err.stderr.trim().split('\n').length).toBe(1);
   });
 });
