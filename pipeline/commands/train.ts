@@ -16,8 +16,9 @@ const usage = `
 usage: wsi train --db FILE --slides DIR|LIST --annotations DIR --sampler uniform|balanced|cased --steps N
                  --out MODEL_DIR [--val-slides DIR|LIST] [--resume] [options]
 
-Trains the fully convolutional patch classifier on a grid of tissue patches (at --mpp µm/px, patch = the
-model's receptive field) labelled from ASAP XML (<annotations>/<slide>.xml; no XML = normal slide).
+Trains the fully convolutional patch classifier on the grid \`wsi patches\` cuts (tissue >= 50%, at --mpp
+µm/px, patch = the model's receptive field), labelled as it labels them (tumour when the central 32x32 px
+touch tumour) from <annotations>/<slide>.xml (ASAP) or .geojson; no annotation file = normal slide.
 The best model by validation patch AUC is kept in MODEL_DIR (the latest model without --val-slides),
 the latest state in MODEL_DIR/checkpoint; --resume continues from it exactly (same draws, same weights).
 Training-log rows go to the store's training_log; the model is registered in its models table.

@@ -1,20 +1,26 @@
 /**
- * The training patch set: a non-overlapping grid of patches at the model's µm/px over each slide's tissue,
- * labelled from ASAP XML truth (tumour when at least `positiveCoverage` of the patch lies in tumour, normal
- * when none does, left out in between), pixels read strip by strip and kept in one byte array.
- * (The patch-pipeline's grid/label API had not landed when this was written; see the final report.)
+ * The training patch set, cut exactly as `wsi patches` cuts it: the patch pipeline's tissue mask
+ * (pipeline/tissue), its grid at the model's µm/px with the same tissue floor, and its PatchCamelyon labels
+ * (tumour when the patch's centre region touches tumour outside exclusions). Pixels are read one grid row
+ * at a time (a strip as tall as one patch), so memory holds only the kept patches plus one strip.
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
+import { findAnnotationFile, readAnnotationFile } from '../annotations/index.ts';
+import type { Annotation } from '../annotations/types.ts';
 import { ConfigError, MissingResolutionError } from '../errors.ts';
-import { readAsapTruth, type TruthPolygons } from '../eval/asap.ts';
+import type { TruthPolygons } from '../eval/asap.ts';
 import { slideStem } from '../eval/tables.ts';
+import { labelPatches, planGrid } from '../patches/index.ts';
+import type { PatchSpec } from '../patches/types.ts';
 import { openSlide } from '../slide/index.ts';
-import { tissueFraction, tissueMask } from './tissue.ts';
+import type { Slide } from '../slide/types.ts';
+import { detectTissue } from '../tissue/index.ts';
 
 export interface SlideSource {
   path: string;
   name: string;
+  /** Tumour and exclusion polygons (level-0 px); null for a slide with no annotation file (normal). */
   truth: TruthPolygons | null;
 }
 
@@ -62,70 +68,95 @@ export function resolveSlidePaths(spec: string): string[] {
   return out;
 }
 
-/** Pairs slides with `<annotations>/<slide>.xml`; a slide without XML is normal. */
+/** Tumour and exclusion areas of an annotation list (points are not areas). */
+function truthOf(annotations: readonly Annotation[]): TruthPolygons {
+  const out: TruthPolygons = { tumour: [], exclusion: [] };
+  for (const a of annotations) {
+    if (a.geometry === 'point') continue;
+    if (a.class === 'tumour') out.tumour.push(a.coords);
+    else if (a.class === 'exclusion') out.exclusion.push(a.coords);
+  }
+  return out;
+}
+
+/** The same polygons in the form the patch pipeline's labeller takes. */
+function annotationsOf(truth: TruthPolygons | null): Annotation[] {
+  if (!truth) return [];
+  const as = (cls: 'tumour' | 'exclusion', poly: TruthPolygons['tumour'][number], i: number): Annotation => ({
+    name: `${cls} ${i}`,
+    group: null,
+    class: cls,
+    geometry: 'polygon',
+    coords: poly.map(([x, y]) => [x, y]),
+  });
+  return [
+    ...truth.tumour.map((c, i) => as('tumour', c, i)),
+    ...truth.exclusion.map((c, i) => as('exclusion', c, i)),
+  ];
+}
+
+/**
+ * Pairs slides with their annotation file as `wsi patches --annotations` does
+ * (`<annotations>/<slide>.xml`, `.geojson` or `.json`); a slide without one is normal.
+ */
 export function slideSources(paths: string[], annotationsDir: string): SlideSource[] {
   if (!existsSync(annotationsDir) || !statSync(annotationsDir).isDirectory())
     throw new ConfigError(`--annotations: ${annotationsDir} is not a directory`);
   return paths.map((path) => {
-    const name = slideStem(basename(path));
-    const xml = join(annotationsDir, `${name}.xml`);
-    return { path, name, truth: existsSync(xml) ? readAsapTruth(xml) : null };
+    const file = findAnnotationFile(annotationsDir, path);
+    return { path, name: slideStem(basename(path)), truth: file ? truthOf(readAnnotationFile(file)) : null };
   });
-}
-
-function inside(poly: readonly (readonly [number, number])[], x: number, y: number): boolean {
-  let c = false;
-  for (let i = 0, j = poly.length - 1; i < poly.length; j = i++) {
-    const [xi, yi] = poly[i];
-    const [xj, yj] = poly[j];
-    if (yi > y !== yj > y && x < ((xj - xi) * (y - yi)) / (yj - yi) + xi) c = !c;
-  }
-  return c;
-}
-
-/** Share of an 8×8 grid of points in the rectangle that fall in tumour (and not in an exclusion). */
-export function tumourCoverage(truth: TruthPolygons | null, x: number, y: number, size: number): number {
-  if (!truth || truth.tumour.length === 0) return 0;
-  const near = (polys: TruthPolygons['tumour']) =>
-    polys
-      .filter((p) => p.some(([px, py]) => px >= x - 1e6 && py >= y - 1e6))
-      .filter((p) => {
-        let x0 = Number.POSITIVE_INFINITY;
-        let y0 = Number.POSITIVE_INFINITY;
-        let x1 = Number.NEGATIVE_INFINITY;
-        let y1 = Number.NEGATIVE_INFINITY;
-        for (const [px, py] of p) {
-          x0 = Math.min(x0, px);
-          y0 = Math.min(y0, py);
-          x1 = Math.max(x1, px);
-          y1 = Math.max(y1, py);
-        }
-        return x1 >= x && x0 <= x + size && y1 >= y && y0 <= y + size;
-      });
-  const tumour = near(truth.tumour);
-  if (!tumour.length) return 0;
-  const exclusion = near(truth.exclusion);
-  let hits = 0;
-  for (let j = 0; j < 8; j++)
-    for (let i = 0; i < 8; i++) {
-      const px = x + ((i + 0.5) / 8) * size;
-      const py = y + ((j + 0.5) / 8) * size;
-      if (tumour.some((p) => inside(p, px, py)) && !exclusion.some((p) => inside(p, px, py))) hits++;
-    }
-  return hits / 64;
 }
 
 export interface PatchSetOptions {
   mpp: number;
   patchSize: number;
+  /** Tissue floor of the grid (default 0.5, as `wsi patches --min-tissue`). */
   minTissue?: number;
-  positiveCoverage?: number;
+  /** Side of the centre region that decides the label, in patch pixels (default 32, as `wsi patches`). */
+  centreSize?: number;
   onSlide?: (done: number, name: string) => void;
 }
 
+/** Grid patches in rows (same y), in the grid's row-major order. */
+function rowsOf(patches: readonly PatchSpec[]): PatchSpec[][] {
+  const rows: PatchSpec[][] = [];
+  for (const p of patches) {
+    const last = rows[rows.length - 1];
+    if (last && last[0].y === p.y) last.push(p);
+    else rows.push([p]);
+  }
+  return rows;
+}
+
+/**
+ * Reads one grid row as a strip at `mpp` and copies each patch out of it. The grid's level-0 origins are
+ * `round(i × stride × scale)`, so a patch's place in the strip is its offset from the strip's origin at
+ * `mpp`, rounded (exact when the scale is a whole number, as for 1 µm/px on a 0.25 µm/px slide).
+ */
+async function readRow(slide: Slide, row: readonly PatchSpec[], P: number, mpp: number, scale: number) {
+  const x0 = row[0].x;
+  const last = row[row.length - 1];
+  const width = Math.round((last.x - x0) / scale) + P;
+  const strip = await slide.readAt({ x: x0, y: row[0].y, width, height: P, mpp });
+  const out: Uint8Array[] = [];
+  for (const p of row) {
+    const ox = Math.min(Math.round((p.x - x0) / scale), strip.width - P);
+    const patch = new Uint8Array(P * P * 3);
+    for (let y = 0; y < P; y++)
+      for (let x = 0; x < P; x++) {
+        const src = (y * strip.width + ox + x) * strip.channels;
+        const dst = (y * P + x) * 3;
+        patch[dst] = strip.data[src];
+        patch[dst + 1] = strip.data[src + 1];
+        patch[dst + 2] = strip.data[src + 2];
+      }
+    out.push(patch);
+  }
+  return out;
+}
+
 export async function buildPatchSet(slides: SlideSource[], o: PatchSetOptions): Promise<PatchSet> {
-  const minTissue = o.minTissue ?? 0.5;
-  const positiveCoverage = o.positiveCoverage ?? 0.25;
   const P = o.patchSize;
   const refs: PatchRef[] = [];
   const chunks: Uint8Array[] = [];
@@ -136,44 +167,20 @@ export async function buildPatchSet(slides: SlideSource[], o: PatchSetOptions): 
       if (!slide.mpp)
         throw new MissingResolutionError(`${slides[s].path} does not say its µm/px; training needs it`);
       slideMpp.push(slide.mpp.x);
-      const size = Math.round((P * o.mpp) / slide.mpp.x); // level-0 pixels per patch side
-      const cols = Math.floor(slide.width / size);
-      const rows = Math.floor(slide.height / size);
-      const tissue = await tissueMask(slide);
-      for (let r = 0; r < rows; r++) {
-        const rowRefs: { col: number; label: 0 | 1 }[] = [];
-        for (let c = 0; c < cols; c++) {
-          const x = c * size;
-          const y = r * size;
-          if (tissueFraction(tissue, slide.mpp.x, x, y, size, size) < minTissue) continue;
-          const cover = tumourCoverage(slides[s].truth, x, y, size);
-          if (cover > 0 && cover < positiveCoverage) continue; // ambiguous border patch
-          rowRefs.push({ col: c, label: cover > 0 ? 1 : 0 });
-        }
-        if (!rowRefs.length) continue;
-        const c0 = rowRefs[0].col;
-        const c1 = rowRefs[rowRefs.length - 1].col;
-        const strip = await slide.readAt({
-          x: c0 * size,
-          y: r * size,
-          width: (c1 - c0 + 1) * P,
-          height: P,
-          mpp: o.mpp,
-        });
-        const sw = strip.width;
-        for (const { col, label } of rowRefs) {
-          const patch = new Uint8Array(P * P * 3);
-          const ox = (col - c0) * P;
-          for (let y = 0; y < P; y++)
-            for (let x = 0; x < P; x++) {
-              const src = (y * sw + ox + x) * strip.channels;
-              const dst = (y * P + x) * 3;
-              patch[dst] = strip.data[src];
-              patch[dst + 1] = strip.data[src + 1];
-              patch[dst + 2] = strip.data[src + 2];
-            }
-          chunks.push(patch);
-          refs.push({ slide: s, x: col * size, y: r * size, size, label });
+      const mask = await detectTissue(slide);
+      const grid = planGrid(slide, mask, {
+        resolution: { mpp: o.mpp },
+        size: P,
+        minTissue: o.minTissue ?? 0.5,
+      });
+      const labels = labelPatches(grid, P, annotationsOf(slides[s].truth), { centreSize: o.centreSize });
+      const scale = o.mpp / slide.mpp.x;
+      let k = 0;
+      for (const row of rowsOf(grid)) {
+        const patches = await readRow(slide, row, P, o.mpp, scale);
+        for (let i = 0; i < row.length; i++, k++) {
+          chunks.push(patches[i]);
+          refs.push({ slide: s, x: row[i].x, y: row[i].y, size: row[i].width, label: labels[k] });
         }
       }
     } finally {
