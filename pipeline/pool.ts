@@ -44,6 +44,17 @@ export function createPool(options: PoolOptions = {}): WorkerPool {
     idleTimeout: 60_000,
   });
   let inFlight = 0;
+  // One 'drain' listener shared by every waiting producer (one per caller would trip MaxListeners).
+  let drained: Promise<void> | undefined;
+  const waitForDrain = (): Promise<void> => {
+    drained ??= new Promise<void>((resolve) =>
+      piscina.once('drain', () => {
+        drained = undefined;
+        resolve();
+      }),
+    );
+    return drained;
+  };
   return {
     size: workers,
     get pending() {
@@ -52,9 +63,7 @@ export function createPool(options: PoolOptions = {}): WorkerPool {
     async run<R>(kind: string, payload: unknown, transferList?: ArrayBuffer[]): Promise<R> {
       if (!KIND.test(kind)) throw new ConfigError(`invalid worker task kind '${kind}'`);
       // Back-pressure: wait while the queue is full instead of failing with Piscina's queue-full error.
-      while (piscina.queueSize >= maxQueue) {
-        await new Promise<void>((resolve) => piscina.once('drain', resolve));
-      }
+      while (piscina.queueSize >= maxQueue) await waitForDrain();
       inFlight++;
       try {
         return (await piscina.run({ kind, payload }, { transferList })) as R;

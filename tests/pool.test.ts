@@ -25,3 +25,23 @@ describe('worker pool', () => {
     }
   });
 });
+
+describe('worker pool back-pressure', () => {
+  it('lets many producers wait on a full queue without piling up listeners', async () => {
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.name);
+    process.on('warning', onWarning);
+    const pool = createPool({ workers: 1, maxQueue: 1 });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 40 }, (_, i) => pool.run<Float64Array>('echo', { values: [i] })),
+      );
+      expect(results.map((r) => r[0])).toEqual(Array.from({ length: 40 }, (_, i) => i));
+      await new Promise((r) => setTimeout(r, 10));
+      expect(warnings).not.toContain('MaxListenersExceededWarning');
+    } finally {
+      process.off('warning', onWarning);
+      await pool.close();
+    }
+  });
+});
