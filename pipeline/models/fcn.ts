@@ -7,8 +7,8 @@
  * Execution: onnxruntime (exported from the tfjs model) in Piscina workers, one single-threaded session
  * each (the default, 2 workers), or on the main thread with `workers: 0` (one session using `threads`
  * threads); tfjs on the main thread is the reference/fallback engine. Why workers: bench/infer.ts measured
- * 0.21–0.23 CPU-seconds per 1020² tile (read + decode + ONNX) with 1 or 2 single-threaded workers against
- * 0.28 for one 2-thread session on the main thread (intra-op threading costs ~30 % more per tile), and the
+ * 0.18–0.21 CPU-seconds per 1020² tile (read + decode + ONNX) with 1 or 2 single-threaded workers against
+ * 0.24–0.26 for one 2-thread session on the main thread (intra-op threading costs ~30 % more per tile), and the
  * workers also decode tiles in parallel; their start-up (~2–4 s) only matters for tiny slides. Resumable per slide: a slide's rows, score and done mark are
  * final only when the done mark is written; an interrupted slide is cleared and redone.
  */
