@@ -32,28 +32,40 @@ function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Fl
   }
 }
 
+/**
+ * The mask is binary, so the first (column) pass needs no parabolas: a pixel's squared distance to the
+ * nearest background pixel in its column comes from two running counts, updated a whole row at a time
+ * (contiguous memory). The row pass then takes the lower envelope over those squared column distances.
+ * The squared distances are exact integers either way, so this equals the two-pass envelope transform.
+ */
 export function distanceTransform(mask: Uint8Array, width: number, height: number): GrayImage {
-  const n = Math.max(width, height);
-  const f = new Float64Array(n);
-  const d = new Float64Array(n);
-  const v = new Int32Array(n);
-  const z = new Float64Array(n + 1);
-  // Rows first, written transposed, so the column pass also reads contiguous memory.
-  const sqT = new Float64Array(width * height);
-  for (let y = 0; y < height; y++) {
-    const row = y * width;
-    for (let x = 0; x < width; x++) f[x] = mask[row + x] ? INF : 0;
-    edt1d(f, width, d, v, z);
-    for (let x = 0; x < width; x++) sqT[x * height + y] = d[x];
+  const size = width * height;
+  // Pixels to the nearest background pixel in the same column; ≥ height means the column has none.
+  const run = new Int32Array(size);
+  for (let x = 0; x < width; x++) run[x] = mask[x] ? height : 0;
+  for (let p = width; p < size; p++) run[p] = mask[p] ? run[p - width] + 1 : 0;
+  for (let p = size - width - 1; p >= 0; p--) {
+    const below = run[p + width] + 1;
+    if (below < run[p]) run[p] = below;
   }
-  const out = new Float32Array(width * height);
+  const f = new Float64Array(width);
+  const d = new Float64Array(width);
+  const v = new Int32Array(width);
+  const z = new Float64Array(width + 1);
+  const out = new Float32Array(size);
   // An all-foreground image has no background: its distances stay "infinite"; cap them at the image diagonal.
   const cap = Math.hypot(width, height);
-  for (let x = 0; x < width; x++) {
-    const col = x * height;
-    for (let y = 0; y < height; y++) f[y] = sqT[col + y];
-    edt1d(f, height, d, v, z);
-    for (let y = 0; y < height; y++) out[y * width + x] = d[y] >= INF ? cap : Math.sqrt(d[y]);
+  for (let y = 0; y < height; y++) {
+    const row = y * width;
+    let any = false;
+    for (let x = 0; x < width; x++) {
+      const c = run[row + x];
+      if (c !== 0) any = true;
+      f[x] = c >= height ? INF : c * c;
+    }
+    if (!any) continue; // all background: distances stay 0
+    edt1d(f, width, d, v, z);
+    for (let x = 0; x < width; x++) out[row + x] = d[x] >= INF ? cap : Math.sqrt(d[x]);
   }
   return { data: out, width, height };
 }

@@ -5,31 +5,51 @@
  */
 import type { GrayImage } from './types.ts';
 
+/**
+ * Running maximum over windows of 2r+1 samples along one line (van Herk / Gil & Werman: about three
+ * comparisons per sample whatever r). The line is read from `src` at `off + i·stride` (i < n), padded with
+ * −∞ on both sides so windows at the ends are clamped; `g` and `b` are scratch of at least n + 2r + 2r+1.
+ */
+function lineMax(
+  src: Float32Array,
+  off: number,
+  stride: number,
+  n: number,
+  r: number,
+  dst: Float32Array,
+  g: Float32Array,
+  b: Float32Array,
+): void {
+  const k = 2 * r + 1;
+  const len = Math.ceil((n + 2 * r) / k) * k;
+  for (let i = 0; i < len; i++) {
+    const j = i - r;
+    g[i] = j >= 0 && j < n ? src[off + j * stride] : Number.NEGATIVE_INFINITY;
+  }
+  // b: maxima from each sample to the end of its block; g: from the start of its block.
+  for (let s = 0; s < len; s += k) {
+    b[s + k - 1] = g[s + k - 1];
+    for (let i = s + k - 2; i >= s; i--) b[i] = g[i] > b[i + 1] ? g[i] : b[i + 1];
+    for (let i = s + 1; i < s + k; i++) if (g[i - 1] > g[i]) g[i] = g[i - 1];
+  }
+  // The window of output j is padded samples j..j+2r: the end of one block joined to the start of the next.
+  for (let j = 0; j < n; j++) {
+    const a = b[j];
+    const c = g[j + 2 * r];
+    dst[off + j * stride] = a > c ? a : c;
+  }
+}
+
 /** Sliding maximum over a (2r+1)² square, edges clamped (mode='nearest'). */
 export function maxFilter(img: GrayImage, r: number): Float32Array {
   const { width: w, height: h, data } = img;
   const tmp = new Float32Array(w * h);
   const out = new Float32Array(w * h);
-  for (let y = 0; y < h; y++) {
-    const row = y * w;
-    for (let x = 0; x < w; x++) {
-      const x0 = x - r < 0 ? 0 : x - r;
-      const x1 = x + r >= w ? w - 1 : x + r;
-      let m = data[row + x0];
-      for (let xx = x0 + 1; xx <= x1; xx++) if (data[row + xx] > m) m = data[row + xx];
-      tmp[row + x] = m;
-    }
-  }
-  for (let y = 0; y < h; y++) {
-    const y0 = y - r < 0 ? 0 : y - r;
-    const y1 = y + r >= h ? h - 1 : y + r;
-    const row = y * w;
-    out.set(tmp.subarray(y0 * w, y0 * w + w), row);
-    for (let yy = y0 + 1; yy <= y1; yy++) {
-      const src = yy * w;
-      for (let x = 0; x < w; x++) if (tmp[src + x] > out[row + x]) out[row + x] = tmp[src + x];
-    }
-  }
+  const scratch = Math.max(w, h) + 4 * r + 2;
+  const g = new Float32Array(scratch);
+  const b = new Float32Array(scratch);
+  for (let y = 0; y < h; y++) lineMax(data, y * w, 1, w, r, tmp, g, b);
+  for (let x = 0; x < w; x++) lineMax(tmp, x, w, h, r, out, g, b);
   return out;
 }
 
@@ -44,7 +64,7 @@ export function reconstructByDilation(
   h: number,
 ): Float32Array {
   const J = new Float32Array(marker.length);
-  for (let i = 0; i < J.length; i++) J[i] = Math.min(marker[i], mask[i]);
+  for (let i = 0; i < J.length; i++) J[i] = marker[i] < mask[i] ? marker[i] : mask[i];
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) {
       const p = y * w + x;
@@ -59,62 +79,63 @@ export function reconstructByDilation(
       J[p] = m < mask[p] ? m : mask[p];
     }
   }
-  const queue = new Int32Array(w * h);
-  let qTail = 0;
-  const back = [1, w - 1, w, w + 1];
+  // A pixel can be queued more than once; a ring bounded by the pixel count holds the FIFO.
+  const cap = w * h + 1;
+  const ring = new Int32Array(cap);
+  let head = 0;
+  let tail = 0;
+  let size = 0;
   for (let y = h - 1; y >= 0; y--) {
     for (let x = w - 1; x >= 0; x--) {
       const p = y * w + x;
       let m = J[p];
       const hasR = x < w - 1;
+      const hasL = x > 0;
       const hasD = y < h - 1;
       if (hasR && J[p + 1] > m) m = J[p + 1];
       if (hasD) {
-        if (x > 0 && J[p + w - 1] > m) m = J[p + w - 1];
+        if (hasL && J[p + w - 1] > m) m = J[p + w - 1];
         if (J[p + w] > m) m = J[p + w];
         if (hasR && J[p + w + 1] > m) m = J[p + w + 1];
       }
-      J[p] = m < mask[p] ? m : mask[p];
-      for (const off of back) {
-        if ((off === 1 || off === w + 1) && !hasR) continue;
-        if (off === w - 1 && x === 0) continue;
-        if (off !== 1 && !hasD) continue;
-        const q = p + off;
-        if (J[q] < J[p] && J[q] < mask[q]) {
-          queue[qTail++] = p;
-          break;
-        }
+      const v = m < mask[p] ? m : mask[p];
+      J[p] = v;
+      // Queue p when a backward neighbour can still rise towards it.
+      let q = p + 1;
+      let rise = hasR && J[q] < v && J[q] < mask[q];
+      if (!rise && hasD) {
+        q = p + w - 1;
+        rise = hasL && J[q] < v && J[q] < mask[q];
+        q = p + w;
+        rise ||= J[q] < v && J[q] < mask[q];
+        q = p + w + 1;
+        rise ||= hasR && J[q] < v && J[q] < mask[q];
+      }
+      if (rise) {
+        ring[tail++] = p;
+        size++;
       }
     }
   }
-  // FIFO propagation; a ring buffer bounded by the pixel count (a pixel can be queued more than once).
-  const ring = new Int32Array(w * h + 1);
-  let head = 0;
-  let tail = 0;
-  let size = 0;
-  for (let i = 0; i < qTail; i++) {
-    ring[tail] = queue[i];
-    tail = (tail + 1) % ring.length;
-    size++;
-  }
   while (size > 0) {
-    const p = ring[head];
-    head = (head + 1) % ring.length;
+    const p = ring[head++];
+    if (head === cap) head = 0;
     size--;
     const x = p % w;
     const y = (p - x) / w;
-    for (let dy = -1; dy <= 1; dy++) {
-      const yy = y + dy;
-      if (yy < 0 || yy >= h) continue;
-      for (let dx = -1; dx <= 1; dx++) {
-        const xx = x + dx;
-        if ((dx === 0 && dy === 0) || xx < 0 || xx >= w) continue;
+    const y0 = y > 0 ? y - 1 : 0;
+    const y1 = y < h - 1 ? y + 1 : y;
+    const x0 = x > 0 ? x - 1 : 0;
+    const x1 = x < w - 1 ? x + 1 : x;
+    const jp = J[p];
+    for (let yy = y0; yy <= y1; yy++) {
+      for (let xx = x0; xx <= x1; xx++) {
         const q = yy * w + xx;
-        if (J[q] < J[p] && mask[q] !== J[q]) {
-          J[q] = J[p] < mask[q] ? J[p] : mask[q];
-          if (size < ring.length) {
-            ring[tail] = q;
-            tail = (tail + 1) % ring.length;
+        if (q !== p && J[q] < jp && mask[q] !== J[q]) {
+          J[q] = jp < mask[q] ? jp : mask[q];
+          if (size < cap) {
+            ring[tail++] = q;
+            if (tail === cap) tail = 0;
             size++;
           }
         }
@@ -155,22 +176,21 @@ export function regionalMaxima(
     seen[s] = 1;
     let isMax = true;
     let best = s;
-    const members: number[] = [];
     while (top > 0) {
       const p = stack[--top];
-      members.push(p);
       if (rank[p] > rank[best]) best = p;
       const x = p % w;
       const y = (p - x) / w;
-      for (let dy = -1; dy <= 1; dy++) {
-        const yy = y + dy;
-        if (yy < 0 || yy >= h) continue;
-        for (let dx = -1; dx <= 1; dx++) {
-          const xx = x + dx;
-          if (xx < 0 || xx >= w) continue;
+      const y0 = y > 0 ? y - 1 : 0;
+      const y1 = y < h - 1 ? y + 1 : y;
+      const x0 = x > 0 ? x - 1 : 0;
+      const x1 = x < w - 1 ? x + 1 : x;
+      for (let yy = y0; yy <= y1; yy++) {
+        for (let xx = x0; xx <= x1; xx++) {
           const q = yy * w + xx;
-          if (f[q] > v) isMax = false;
-          else if (f[q] === v && !seen[q]) {
+          const fq = f[q];
+          if (fq > v) isMax = false;
+          else if (fq === v && !seen[q]) {
             seen[q] = 1;
             stack[top++] = q;
           }
@@ -181,7 +201,6 @@ export function regionalMaxima(
   }
   return out;
 }
-
 /** Marker pixel indices, highest surface value first. */
 export function findMarkers(surface: GrayImage, o: MarkerOptions): Int32Array {
   const { width: w, height: h } = surface;
