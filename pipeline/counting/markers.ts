@@ -44,12 +44,39 @@ function lineMax(
 export function maxFilter(img: GrayImage, r: number): Float32Array {
   const { width: w, height: h, data } = img;
   const tmp = new Float32Array(w * h);
-  const out = new Float32Array(w * h);
-  const scratch = Math.max(w, h) + 4 * r + 2;
-  const g = new Float32Array(scratch);
-  const b = new Float32Array(scratch);
+  const g = new Float32Array(Math.max(w, h) + 4 * r + 2);
+  const b = new Float32Array(g.length);
   for (let y = 0; y < h; y++) lineMax(data, y * w, 1, w, r, tmp, g, b);
-  for (let x = 0; x < w; x++) lineMax(tmp, x, w, h, r, out, g, b);
+  // Columns: the same block scheme applied to whole rows, so every pass reads memory contiguously
+  // (a column at a time would touch one cache line per pixel).
+  const k = 2 * r + 1;
+  const len = Math.ceil((h + 2 * r) / k) * k;
+  const G = new Float32Array(len * w).fill(Number.NEGATIVE_INFINITY);
+  G.set(tmp, r * w);
+  const B = new Float32Array(len * w);
+  for (let s = 0; s < len; s += k) {
+    const endRow = (s + k - 1) * w;
+    B.set(G.subarray(endRow, endRow + w), endRow);
+    for (let i = s + k - 2; i >= s; i--) {
+      const row = i * w;
+      for (let x = 0; x < w; x++) {
+        const a = G[row + x];
+        const c = B[row + w + x];
+        B[row + x] = a > c ? a : c;
+      }
+    }
+    for (let i = s + 1; i < s + k; i++) {
+      const row = i * w;
+      for (let x = 0; x < w; x++) if (G[row - w + x] > G[row + x]) G[row + x] = G[row - w + x];
+    }
+  }
+  const out = new Float32Array(w * h);
+  const lag = 2 * r * w;
+  for (let p = 0; p < out.length; p++) {
+    const a = B[p];
+    const c = G[p + lag];
+    out[p] = a > c ? a : c;
+  }
   return out;
 }
 
