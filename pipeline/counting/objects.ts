@@ -20,13 +20,16 @@ export function measureObjects(labels: Int32Array, width: number, filter: SizeFi
   const area = new Float64Array(maxLabel + 1);
   const sx = new Float64Array(maxLabel + 1);
   const sy = new Float64Array(maxLabel + 1);
-  for (let i = 0; i < labels.length; i++) {
-    const l = labels[i];
-    if (l === 0) continue;
-    const x = i % width;
-    area[l]++;
-    sx[l] += x;
-    sy[l] += (i - x) / width;
+  // Row by row: no division per pixel to recover (x, y).
+  const height = labels.length / width;
+  for (let y = 0, i = 0; y < height; y++) {
+    for (let x = 0; x < width; x++, i++) {
+      const l = labels[i];
+      if (l === 0) continue;
+      area[l]++;
+      sx[l] += x;
+      sy[l] += y;
+    }
   }
   const minArea = filter.minArea ?? 1;
   const maxArea = filter.maxArea ?? Number.POSITIVE_INFINITY;
