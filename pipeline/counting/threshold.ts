@@ -13,11 +13,14 @@ export function otsuThreshold(img: GrayImage, bins = 256): number {
   if (!(hi > lo)) return lo;
   const hist = new Float64Array(bins);
   const scale = bins / (hi - lo);
+  const counts = new Int32Array(bins);
+  const top = bins - 1;
   for (let i = 0; i < d.length; i++) {
-    let b = Math.floor((d[i] - lo) * scale);
-    if (b >= bins) b = bins - 1;
-    hist[b]++;
+    // (d − lo)·scale ≥ 0, so truncation is floor.
+    const b = ((d[i] - lo) * scale) | 0;
+    counts[b > top ? top : b]++;
   }
+  for (let b = 0; b < bins; b++) hist[b] = counts[b];
   const width = (hi - lo) / bins;
   const centre = (b: number) => lo + (b + 0.5) * width;
   let total = 0;
@@ -95,20 +98,50 @@ export function adaptiveMask(img: GrayImage, radius: number, offset: number, min
  */
 export function isBlank(raw: GrayImage, smoothed: GrayImage, k = 8): boolean {
   const n = raw.data.length;
+  const sm = smoothed.data;
+  const rd = raw.data;
   const step = Math.max(1, Math.floor(n / 16384));
   let max = Number.NEGATIVE_INFINITY;
-  for (let i = 0; i < n; i++) if (smoothed.data[i] > max) max = smoothed.data[i];
+  for (let i = 0; i < n; i++) if (sm[i] > max) max = sm[i];
   const m = Math.ceil(n / step);
   const values = new Float32Array(m);
   const residual = new Float32Array(m);
   for (let i = 0, j = 0; i < n; i += step, j++) {
-    values[j] = smoothed.data[i];
-    residual[j] = Math.abs(raw.data[i] - smoothed.data[i]);
+    values[j] = sm[i];
+    residual[j] = Math.abs(rd[i] - sm[i]);
   }
-  // Typed-array sort is numeric and native: no comparator calls.
-  values.sort();
-  residual.sort();
-  const median = values[m >> 1];
-  const noise = 1.4826 * residual[m >> 1];
+  const median = nthSmallest(values, m >> 1);
+  const noise = 1.4826 * nthSmallest(residual, m >> 1);
   return max - median < k * Math.max(noise, 1e-6);
+}
+
+/** The k-th smallest value (0-based) by quickselect, reordering `a` in place: what sorting and indexing gives, in linear time. */
+function nthSmallest(a: Float32Array, k: number): number {
+  let lo = 0;
+  let hi = a.length - 1;
+  while (hi > lo) {
+    // Median of three as pivot; Hoare partition.
+    const mid = (lo + hi) >> 1;
+    const x = a[lo];
+    const y = a[mid];
+    const z = a[hi];
+    const pivot = x < y ? (y < z ? y : x < z ? z : x) : x < z ? x : y < z ? z : y;
+    let i = lo;
+    let j = hi;
+    while (i <= j) {
+      while (a[i] < pivot) i++;
+      while (a[j] > pivot) j--;
+      if (i <= j) {
+        const t = a[i];
+        a[i] = a[j];
+        a[j] = t;
+        i++;
+        j--;
+      }
+    }
+    if (k <= j) hi = j;
+    else if (k >= i) lo = i;
+    else return a[k];
+  }
+  return a[k];
 }
