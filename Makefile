@@ -26,7 +26,9 @@ runtime-deps:
 # `npm ci` refuses a lock file that lacks optional platform packages (rollup's darwin/win32 builds) which the
 # registry mirror here does not carry; `npm install --no-save` then installs the same locked versions.
 node_modules/.installed: package.json package-lock.json
-	npm ci --no-audit --no-fund || npm install --no-save --no-audit --no-fund
+	@npm ci --no-audit --no-fund 2>.npm-ci.log || { \
+	  echo "npm ci refused the lock file (see .npm-ci.log); installing the locked versions with npm install"; \
+	  npm install --no-save --no-audit --no-fund; }
 	@touch $@
 
 # Oracles and browsers used by tests: OpenSlide (pixel oracle), libvips, scikit-image, Chromium (end-to-end).
