@@ -6,7 +6,8 @@ import { haematoxylin } from '../pipeline/counting/channel.ts';
 import { distanceTransform } from '../pipeline/counting/distance.ts';
 import { meanAbsoluteError, scoreDetections } from '../pipeline/counting/evaluate.ts';
 import { readDots, readImage, readLabelMap } from '../pipeline/counting/image-io.ts';
-import { findMarkers } from '../pipeline/counting/markers.ts';
+import { findMarkers, maxFilter } from '../pipeline/counting/markers.ts';
+import { watershed } from '../pipeline/counting/watershed.ts';
 import { countWatershed, segmentChannel } from '../pipeline/counting/watershed-counter.ts';
 import { ConfigError, SlideFormatError, SlideNotFoundError } from '../pipeline/errors.ts';
 
@@ -40,6 +41,87 @@ describe('watershed building blocks', () => {
         best = Math.min(best, Math.hypot((p % w) - (q % w), Math.floor(p / w) - Math.floor(q / w)));
       }
       expect(d.data[p]).toBeCloseTo(mask[p] ? best : 0, 5);
+    }
+  });
+
+  it('watershed floods in (value, arrival) order: equals a plain priority-flood on surfaces full of ties', () => {
+    // Reference: Meyer's flooding with the queue as a list, the lowest (value, arrival) taken each step.
+    const reference = (surf: Float32Array, w: number, h: number, markers: Int32Array, mask: Uint8Array) => {
+      const labels = new Int32Array(w * h);
+      const queue: [number, number, number][] = [];
+      let age = 0;
+      for (let i = 0; i < markers.length; i++) {
+        labels[markers[i]] = i + 1;
+        queue.push([surf[markers[i]], age++, markers[i]]);
+      }
+      while (queue.length) {
+        let best = 0;
+        for (let i = 1; i < queue.length; i++) {
+          const [v, a] = queue[i];
+          if (v < queue[best][0] || (v === queue[best][0] && a < queue[best][1])) best = i;
+        }
+        const p = queue.splice(best, 1)[0][2];
+        const x = p % w;
+        const nbrs = [
+          p >= w ? p - w : -1,
+          x > 0 ? p - 1 : -1,
+          x < w - 1 ? p + 1 : -1,
+          p + w < w * h ? p + w : -1,
+        ];
+        for (const q of nbrs) {
+          if (q < 0 || labels[q] !== 0 || !mask[q]) continue;
+          labels[q] = labels[p];
+          queue.push([surf[q], age++, q]);
+        }
+      }
+      return labels;
+    };
+    let seed = 11;
+    const rand = () => {
+      seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+      return seed / 0x80000000;
+    };
+    for (const [w, h] of [
+      [23, 17],
+      [1, 30],
+      [30, 1],
+    ]) {
+      const surf = new Float32Array(w * h);
+      const mask = new Uint8Array(w * h);
+      for (let i = 0; i < surf.length; i++) {
+        // Four levels (including −0 and +0, which must tie) so most pixels tie with others.
+        surf[i] = [-0, 0, -1.5, 2.25][Math.floor(rand() * 4)];
+        mask[i] = rand() < 0.85 ? 1 : 0;
+      }
+      const markers = Int32Array.from({ length: 5 }, () => Math.floor(rand() * w * h));
+      expect(Array.from(watershed(surf, w, h, markers, mask))).toEqual(
+        Array.from(reference(surf, w, h, markers, mask)),
+      );
+    }
+  });
+
+  it('max filter equals the brute-force maximum over the clamped square', () => {
+    let seed = 3;
+    for (const [w, h, r] of [
+      [31, 19, 3],
+      [7, 40, 6],
+      [5, 5, 9],
+    ]) {
+      const data = new Float32Array(w * h);
+      for (let i = 0; i < data.length; i++) {
+        seed = (seed * 1103515245 + 12345) & 0x7fffffff;
+        data[i] = (seed % 50) - 25;
+      }
+      const got = maxFilter({ data, width: w, height: h }, r);
+      for (let y = 0; y < h; y++) {
+        for (let x = 0; x < w; x++) {
+          let m = Number.NEGATIVE_INFINITY;
+          for (let yy = Math.max(0, y - r); yy <= Math.min(h - 1, y + r); yy++)
+            for (let xx = Math.max(0, x - r); xx <= Math.min(w - 1, x + r); xx++)
+              m = Math.max(m, data[yy * w + xx]);
+          expect(got[y * w + x]).toBe(m);
+        }
+      }
     }
   });
 
