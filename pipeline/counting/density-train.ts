@@ -39,7 +39,7 @@ export const DEFAULT_DENSITY_TRAIN: DensityTrainConfig = {
   seed: 1,
   arch: DEFAULT_DENSITY_ARCH,
   countWeight: 0.01,
-  validateEvery: 200,
+  validateEvery: 500,
 };
 
 export interface AnnotatedPixels {
