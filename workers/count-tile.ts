@@ -1,16 +1,11 @@
 /** Worker task: count nuclei in one slide tile; the slide is opened once per worker and kept. */
 import { Piscina } from 'piscina';
 import { countTile, packTile, type TileCountTask } from '../pipeline/counting/tile-count.ts';
-import { openSlide } from '../pipeline/slide/index.ts';
-import type { Slide } from '../pipeline/slide/types.ts';
+import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 
-const slides = new Map<string, Promise<Slide>>();
+const slides = createOpenSlideCache(4);
 
 export async function run(task: TileCountTask): Promise<unknown> {
-  let s = slides.get(task.path);
-  if (!s) {
-    s = openSlide(task.path);
-    slides.set(task.path, s);
-  }
-  return Piscina.move(packTile(await countTile(await s, task)));
+  const slide = await slides.get(task.path);
+  return Piscina.move(packTile(await countTile(slide, task)));
 }

@@ -4,12 +4,12 @@
  * thread (a slide LRU of 2, one encoder per model/layer). Returns the
  * embeddings ([windows × dim] float32) as a transferred buffer.
  */
-import threads from 'node:worker_threads';
 import { Piscina } from 'piscina';
 import { createPatchEncoder, type PatchEncoder } from '../pipeline/mil/encoder.ts';
 import { initBackend } from '../pipeline/models/backend.ts';
 import { loadModel } from '../pipeline/models/model-io.ts';
-import type { RGBImage, Slide } from '../pipeline/slide/types.ts';
+import { createOpenSlideCache } from '../pipeline/slide/index.ts';
+import type { RGBImage } from '../pipeline/slide/types.ts';
 
 export interface EmbedTask {
   slidePath: string;
@@ -24,38 +24,9 @@ export interface EmbedTask {
   origins: number[];
 }
 
-/**
- * geotiff depends on `web-worker`, whose Node build, when imported off the main thread, reads
- * `workerData.mod` and throws when Piscina left workerData undefined. An empty object makes it behave
- * as on the main thread. Set before the slide reader is first imported (dynamically, below).
- */
-function prepareThreadForSlideReader(): void {
-  if (threads.workerData == null) (threads as { workerData: unknown }).workerData = {};
-}
-
-async function openSlide(path: string): Promise<Slide> {
-  prepareThreadForSlideReader();
-  const reader = await import('../pipeline/slide/index.ts');
-  return reader.openSlide(path);
-}
-
-const slides = new Map<string, Promise<Slide>>();
+// The reader installs geotiff's worker-thread shim itself (pipeline/slide/tiff/worker-threads-shim.ts).
+const slides = createOpenSlideCache(2);
 const encoders = new Map<string, Promise<PatchEncoder>>();
-
-async function slideFor(path: string): Promise<Slide> {
-  let s = slides.get(path);
-  if (!s) {
-    s = openSlide(path);
-    slides.set(path, s);
-    if (slides.size > 2) {
-      const [oldest] = slides.keys();
-      const old = slides.get(oldest);
-      slides.delete(oldest);
-      void old?.then((o) => o.close()).catch(() => {});
-    }
-  }
-  return s;
-}
 
 async function encoderFor(modelDir: string, layer: string): Promise<PatchEncoder> {
   const key = `${modelDir}\n${layer}`;
@@ -74,7 +45,7 @@ async function encoderFor(modelDir: string, layer: string): Promise<PatchEncoder
 
 export async function run(task: EmbedTask): Promise<unknown> {
   const [slide, encoder] = await Promise.all([
-    slideFor(task.slidePath),
+    slides.get(task.slidePath),
     encoderFor(task.modelDir, task.layer),
   ]);
   const images: RGBImage[] = [];

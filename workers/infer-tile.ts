@@ -8,8 +8,7 @@ import type { FcnTile, ReadScale } from '../pipeline/models/fcn-plan.ts';
 import { type InferenceEngine, scoreTile } from '../pipeline/models/fcn-tile.ts';
 import type { Normalisation } from '../pipeline/models/normalise.ts';
 import { createOnnxRunner } from '../pipeline/models/onnx-runner.ts';
-import { openSlide } from '../pipeline/slide/index.ts';
-import type { Slide } from '../pipeline/slide/types.ts';
+import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 
 export interface InferTilePayload {
   slidePath: string;
@@ -22,24 +21,8 @@ export interface InferTilePayload {
   tile: FcnTile;
 }
 
-const MAX_OPEN_SLIDES = 2;
-const slides = new Map<string, Promise<Slide>>();
+const slides = createOpenSlideCache(2);
 const engines = new Map<string, Promise<InferenceEngine>>();
-
-function slideFor(path: string, assumeMpp: number | undefined): Promise<Slide> {
-  const key = `${path}\0${assumeMpp ?? ''}`;
-  let s = slides.get(key);
-  if (!s) {
-    if (slides.size >= MAX_OPEN_SLIDES) {
-      const [oldKey, old] = slides.entries().next().value as [string, Promise<Slide>];
-      slides.delete(oldKey);
-      void old.then((o) => o.close()).catch(() => {});
-    }
-    s = openSlide(path, assumeMpp ? { mpp: assumeMpp } : undefined);
-    slides.set(key, s);
-  }
-  return s;
-}
 
 function engineFor(onnxPath: string, threads: number): Promise<InferenceEngine> {
   const key = `${onnxPath}\0${threads}`;
@@ -58,7 +41,7 @@ function engineFor(onnxPath: string, threads: number): Promise<InferenceEngine> 
 
 export async function run(p: InferTilePayload): Promise<unknown> {
   const [slide, engine] = await Promise.all([
-    slideFor(p.slidePath, p.assumeMpp),
+    slides.get(p.slidePath, p.assumeMpp ? { mpp: p.assumeMpp } : undefined),
     engineFor(p.onnxPath, p.threads),
   ]);
   const scores = await scoreTile(slide, engine, p.normalisation, p.scale, p.tile);

@@ -7,9 +7,9 @@ import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Piscina } from 'piscina';
 import sharp from 'sharp';
-import { readPatch } from '../pipeline/patches/read.ts';
-import { createSlideCache } from '../pipeline/patches/slide-cache.ts';
+import { PATCH_TILE_CACHE_BYTES, readPatch } from '../pipeline/patches/read.ts';
 import type { PatchResolution } from '../pipeline/patches/types.ts';
+import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 import type { RGBImage } from '../pipeline/slide/types.ts';
 
 export interface PatchExtractPayload {
@@ -24,7 +24,7 @@ export interface PatchExtractPayload {
 }
 
 export const STATS_PER_PATCH = 4;
-const cache = createSlideCache();
+const cache = createOpenSlideCache(4);
 
 function encode(img: RGBImage, format: 'png' | 'jpeg', quality: number | undefined): Promise<Buffer> {
   const s = sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } });
@@ -48,7 +48,10 @@ function writeAtomic(file: string, bytes: Buffer): void {
 }
 
 export async function run(payload: PatchExtractPayload): Promise<unknown> {
-  const slide = await cache.get(payload.slidePath, payload.assumeMpp);
+  const slide = await cache.get(payload.slidePath, {
+    fallbackMpp: payload.assumeMpp,
+    cacheBytes: PATCH_TILE_CACHE_BYTES,
+  });
   const stats = new Float64Array(payload.patches.length * STATS_PER_PATCH);
   for (let i = 0; i < payload.patches.length; i++) {
     const p = payload.patches[i];

@@ -4,9 +4,9 @@
  * that needs patch pixels without writing files.
  */
 import { Piscina } from 'piscina';
-import { readPatch } from '../pipeline/patches/read.ts';
-import { createSlideCache } from '../pipeline/patches/slide-cache.ts';
+import { PATCH_TILE_CACHE_BYTES, readPatch } from '../pipeline/patches/read.ts';
 import type { PatchResolution } from '../pipeline/patches/types.ts';
+import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 
 export interface PatchPixelsPayload {
   slidePath: string;
@@ -16,10 +16,13 @@ export interface PatchPixelsPayload {
   patches: Array<{ x: number; y: number }>;
 }
 
-const cache = createSlideCache();
+const cache = createOpenSlideCache(4);
 
 export async function run(payload: PatchPixelsPayload): Promise<unknown> {
-  const slide = await cache.get(payload.slidePath, payload.assumeMpp);
+  const slide = await cache.get(payload.slidePath, {
+    fallbackMpp: payload.assumeMpp,
+    cacheBytes: PATCH_TILE_CACHE_BYTES,
+  });
   const bytes = payload.size * payload.size * 3;
   const out = new Uint8Array(bytes * payload.patches.length);
   for (let i = 0; i < payload.patches.length; i++) {

@@ -4,8 +4,8 @@
  * its slides open between tasks, so its decoded-tile cache carries over.
  */
 import { Piscina } from 'piscina';
-import { openSlide } from '../pipeline/slide/index.ts';
-import type { LevelRegion, Slide } from '../pipeline/slide/types.ts';
+import { createOpenSlideCache } from '../pipeline/slide/index.ts';
+import type { LevelRegion } from '../pipeline/slide/types.ts';
 
 export interface ReadRegionPayload {
   slidePath: string;
@@ -14,28 +14,10 @@ export interface ReadRegionPayload {
   cacheBytes?: number;
 }
 
-const MAX_OPEN_SLIDES = 4;
-const slides = new Map<string, Promise<Slide>>();
-
-function slideFor(path: string, cacheBytes: number | undefined): Promise<Slide> {
-  const key = `${path}\0${cacheBytes ?? ''}`;
-  let s = slides.get(key);
-  if (!s) {
-    if (slides.size >= MAX_OPEN_SLIDES) {
-      const [oldKey, old] = slides.entries().next().value as [string, Promise<Slide>];
-      slides.delete(oldKey);
-      void old.then((o) => o.close()).catch(() => {});
-    }
-    s = openSlide(path, { cacheBytes });
-    // A failed open must not stay cached: the next task retries (and reports its own error).
-    s.catch(() => slides.delete(key));
-    slides.set(key, s);
-  }
-  return s;
-}
+const slides = createOpenSlideCache(4);
 
 export async function run(payload: ReadRegionPayload): Promise<unknown> {
-  const slide = await slideFor(payload.slidePath, payload.cacheBytes);
+  const slide = await slides.get(payload.slidePath, { cacheBytes: payload.cacheBytes });
   const total = payload.regions.reduce((n, r) => n + r.width * r.height * 3, 0);
   // Every byte is written (pixels or white), so the batch buffer need not be zeroed; it owns its ArrayBuffer (transferred).
   const raw = Buffer.allocUnsafeSlow(total);

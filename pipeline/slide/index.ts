@@ -17,6 +17,7 @@
  */
 export { createByteLru } from './cache.ts';
 export { openSlide } from './open.ts';
+export { createOpenSlideCache, type OpenSlideCache } from './open-cache.ts';
 export { chooseLevel, planRead, type ReadPlan } from './plan.ts';
 export type {
   LevelInfo,
