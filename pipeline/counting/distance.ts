@@ -1,36 +1,10 @@
 /**
- * Exact Euclidean distance transform (Felzenszwalb & Huttenlocher 2012, "Distance transforms of sampled
- * functions"): the 1-D lower envelope of parabolas along columns, then along rows. Linear time.
+ * Exact Euclidean distance transform (Felzenszwalb & Huttenlocher 2012): column distances, then the 1-D
+ * lower envelope of parabolas along rows (pipeline/imaging/lower-envelope.ts). Linear time.
  * Each foreground pixel gets its distance to the nearest background pixel (as scipy's distance_transform_edt).
  */
+import { EDT_INFINITY as INF, lowerEnvelope1d } from '../imaging/lower-envelope.ts';
 import type { GrayImage } from './types.ts';
-
-const INF = 1e20;
-
-/** Squared distance transform of a sampled function f (length n) into d; v, z are scratch. */
-function edt1d(f: Float64Array, n: number, d: Float64Array, v: Int32Array, z: Float64Array): void {
-  let k = 0;
-  v[0] = 0;
-  z[0] = -INF;
-  z[1] = INF;
-  for (let q = 1; q < n; q++) {
-    let s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
-    while (s <= z[k]) {
-      k--;
-      s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
-    }
-    k++;
-    v[k] = q;
-    z[k] = s;
-    z[k + 1] = INF;
-  }
-  k = 0;
-  for (let q = 0; q < n; q++) {
-    while (z[k + 1] < q) k++;
-    const dq = q - v[k];
-    d[q] = dq * dq + f[v[k]];
-  }
-}
 
 /**
  * The mask is binary, so the first (column) pass needs no parabolas: a pixel's squared distance to the
@@ -64,7 +38,7 @@ export function distanceTransform(mask: Uint8Array, width: number, height: numbe
       f[x] = c >= height ? INF : c * c;
     }
     if (!any) continue; // all background: distances stay 0
-    edt1d(f, width, d, v, z);
+    lowerEnvelope1d(f, width, d, v, z);
     for (let x = 0; x < width; x++) out[row + x] = d[x] >= INF ? cap : Math.sqrt(d[x]);
   }
   return { data: out, width, height };

@@ -3,6 +3,7 @@
  * level: polygon rasterisation, exact Euclidean distance transform, hole filling, 8-connected labelling
  * and the regionprops major axis. Each matches what scipy.ndimage / skimage.measure compute.
  */
+import { EDT_INFINITY, lowerEnvelope1d } from '../imaging/lower-envelope.ts';
 
 /** A window of a level: pixel (i, j) of the grid is level pixel (originX + i, originY + j). */
 export interface Grid<T extends Uint8Array | Int32Array | Float64Array> {
@@ -78,44 +79,21 @@ export function rasterisePolygons(
  */
 export function squaredDistanceToSeeds(seeds: Grid<Uint8Array>): Float64Array {
   const { width: w, height: h } = seeds;
-  const INF = 1e20;
   const d = new Float64Array(w * h);
-  for (let k = 0; k < w * h; k++) d[k] = seeds.data[k] ? 0 : INF;
+  for (let k = 0; k < w * h; k++) d[k] = seeds.data[k] ? 0 : EDT_INFINITY;
   const n = Math.max(w, h);
   const f = new Float64Array(n);
   const out = new Float64Array(n);
   const v = new Int32Array(n);
   const z = new Float64Array(n + 1);
-  const pass = (len: number): void => {
-    let k = 0;
-    v[0] = 0;
-    z[0] = Number.NEGATIVE_INFINITY;
-    z[1] = Number.POSITIVE_INFINITY;
-    for (let q = 1; q < len; q++) {
-      let s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
-      while (s <= z[k]) {
-        k--;
-        s = (f[q] + q * q - (f[v[k]] + v[k] * v[k])) / (2 * q - 2 * v[k]);
-      }
-      k++;
-      v[k] = q;
-      z[k] = s;
-      z[k + 1] = Number.POSITIVE_INFINITY;
-    }
-    k = 0;
-    for (let q = 0; q < len; q++) {
-      while (z[k + 1] < q) k++;
-      out[q] = (q - v[k]) * (q - v[k]) + f[v[k]];
-    }
-  };
   for (let x = 0; x < w; x++) {
     for (let y = 0; y < h; y++) f[y] = d[y * w + x];
-    pass(h);
+    lowerEnvelope1d(f, h, out, v, z);
     for (let y = 0; y < h; y++) d[y * w + x] = out[y];
   }
   for (let y = 0; y < h; y++) {
     for (let x = 0; x < w; x++) f[x] = d[y * w + x];
-    pass(w);
+    lowerEnvelope1d(f, w, out, v, z);
     for (let x = 0; x < w; x++) d[y * w + x] = out[x];
   }
   return d;
