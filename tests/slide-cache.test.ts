@@ -4,7 +4,7 @@ import { writePyramidTiff } from '../fixtures/tiff-writer.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
 import type { LevelRegion } from '../pipeline/slide/types.ts';
 import { tempDir } from './helpers/paths.ts';
-import { codedPattern, patternTile } from './helpers/synthetic.ts';
+import { codedPattern, patternTile, renderPattern } from './helpers/synthetic.ts';
 
 const tmp = tempDir('slide-cache');
 afterAll(() => tmp.cleanup());
@@ -55,4 +55,35 @@ describe('decoded-tile cache under pressure', () => {
     await tiny.close();
     await roomy.close();
   });
+
+  it.each(['none', 'deflate', 'lzw'] as const)(
+    'reused read buffers never leak into decoded tiles (%s tiles, tiny cache, exact pixels)',
+    async (compression) => {
+      // Uncompressed RGB tiles are views of the bytes read; those bytes must not be recycled.
+      const file = path.join(tmp.path, `${compression}.tif`);
+      const width = 700;
+      const height = 500;
+      await writePyramidTiff(file, {
+        width,
+        height,
+        tileSize: 128,
+        levels: 1,
+        compression,
+        tile: patternTile(codedPattern),
+      });
+      const truth = renderPattern(codedPattern, width, height);
+      const slide = await openSlide(file, { cacheBytes: 2 * 128 * 128 * 3 });
+      for (let i = 0; i < 40; i++) {
+        const x = (i * 97) % (width - 150);
+        const y = (i * 61) % (height - 150);
+        const { data } = await slide.readRegion({ level: 0, x, y, width: 150, height: 150 });
+        for (let row = 0; row < 150; row++) {
+          const src = ((y + row) * width + x) * 3;
+          const got = Buffer.from(data.subarray(row * 450, row * 450 + 450));
+          expect(Buffer.compare(got, Buffer.from(truth.data.subarray(src, src + 450))), `read ${i}`).toBe(0);
+        }
+      }
+      await slide.close();
+    },
+  );
 });

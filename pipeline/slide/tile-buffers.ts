@@ -29,3 +29,33 @@ export function recycleTileBuffer(u: Uint8Array): void {
   }
   if (list.length < MAX_FREE_PER_SIZE) list.push(u);
 }
+
+/**
+ * Compressed tile bytes, read from a local file and dropped once decoded. Their lengths vary tile to
+ * tile, so buffers come in power-of-two capacities and the caller gets a view of the length asked for.
+ */
+const ownedRead = new WeakSet<ArrayBufferLike>();
+const freeRead = new Map<number, ArrayBuffer[]>();
+const MIN_READ_CAPACITY = 4096;
+
+export function allocReadBuffer(length: number): Uint8Array {
+  let capacity = MIN_READ_CAPACITY;
+  while (capacity < length) capacity *= 2;
+  const reused = freeRead.get(capacity)?.pop();
+  if (reused) return new Uint8Array(reused, 0, length);
+  const b = Buffer.allocUnsafeSlow(capacity);
+  ownedRead.add(b.buffer);
+  return new Uint8Array(b.buffer, b.byteOffset, length);
+}
+
+/** Hands read bytes back once nothing reads them any more (decoded into a buffer of its own). */
+export function recycleReadBuffer(u: Uint8Array): void {
+  const buf = u.buffer;
+  if (!ownedRead.has(buf) || u.byteOffset !== 0) return;
+  let list = freeRead.get(buf.byteLength);
+  if (!list) {
+    list = [];
+    freeRead.set(buf.byteLength, list);
+  }
+  if (list.length < MAX_FREE_PER_SIZE && !list.includes(buf as ArrayBuffer)) list.push(buf as ArrayBuffer);
+}

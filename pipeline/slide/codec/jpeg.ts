@@ -18,10 +18,11 @@ const ADOBE_APP14_NO_TRANSFORM = Buffer.from([
 ]);
 const PHOTOMETRIC_RGB = 2;
 
-export function buildJpegStream(
+/** The pieces of the decodable stream, in order (views, nothing copied). */
+function jpegStreamParts(
   tile: Uint8Array,
   p: Pick<CodecParams, 'jpegTables' | 'photometric' | 'samplesPerPixel'>,
-): Buffer {
+): Uint8Array[] {
   if (tile.length < 4 || tile[0] !== 0xff || tile[1] !== 0xd8) {
     throw new SlideFormatError('corrupt JPEG tile: no SOI marker');
   }
@@ -37,7 +38,35 @@ export function buildJpegStream(
     parts.push(tables.subarray(2, end));
   }
   parts.push(tile.subarray(2));
-  return Buffer.concat(parts);
+  return parts;
+}
+
+export function buildJpegStream(
+  tile: Uint8Array,
+  p: Pick<CodecParams, 'jpegTables' | 'photometric' | 'samplesPerPixel'>,
+): Buffer {
+  return Buffer.concat(jpegStreamParts(tile, p));
+}
+
+/**
+ * The same stream in this thread's scratch buffer, valid until the next call: for decoders that finish
+ * with it synchronously, so a random read allocates nothing per tile for the stream.
+ */
+let scratch = new Uint8Array(0);
+function scratchJpegStream(
+  tile: Uint8Array,
+  p: Pick<CodecParams, 'jpegTables' | 'photometric' | 'samplesPerPixel'>,
+): Uint8Array {
+  const parts = jpegStreamParts(tile, p);
+  let n = 0;
+  for (const part of parts) n += part.length;
+  if (scratch.length < n) scratch = new Uint8Array(Math.max(n, scratch.length * 2));
+  let o = 0;
+  for (const part of parts) {
+    scratch.set(part, o);
+    o += part.length;
+  }
+  return scratch.subarray(0, n);
 }
 
 /** SOF markers browsers decode: baseline, extended sequential and progressive Huffman. */
@@ -95,16 +124,17 @@ export function standaloneJpeg(
 export class JpegCodec implements Codec {
   readonly name = 'JPEG';
   async decode(bytes: Uint8Array, p: CodecParams): Promise<DecodedBlock> {
-    const stream = buildJpegStream(bytes, p);
     const turbo = loadTurboJpeg();
     if (turbo) {
       try {
-        const { data, width, height } = turbo.decodeRgb(stream);
+        // TurboJPEG decodes synchronously, so the stream can live in scratch memory.
+        const { data, width, height } = turbo.decodeRgb(scratchJpegStream(bytes, p));
         return { data, width, height, channels: 3 };
       } catch {
         // Anything TurboJPEG refuses (CMYK, lossless, ...) goes to sharp, which also reports real corruption.
       }
     }
+    const stream = buildJpegStream(bytes, p);
     try {
       const { data, info } = await sharp(stream, { limitInputPixels: false, sequentialRead: true })
         .raw()

@@ -6,6 +6,7 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import type GeoTIFF from 'geotiff';
 import { SlideFormatError } from '../../errors.ts';
+import { allocReadBuffer } from '../tile-buffers.ts';
 
 export type ByteReader = (offset: number, length: number, signal?: AbortSignal) => Promise<Uint8Array>;
 
@@ -44,7 +45,8 @@ export function fileReader(path: string): { read: ByteReader; close(): void } {
   return {
     async read(offset, length) {
       if (closed) throw new SlideFormatError(`${path} is closed`);
-      const out = new Uint8Array(length);
+      // Recyclable (tile-buffers.ts): readTile hands the bytes back once they are decoded.
+      const out = allocReadBuffer(length);
       let done = 0;
       while (done < length) {
         const n = readSync(fd, out, done, length - done, offset + done);

@@ -6,6 +6,7 @@ import type { CodecParams } from '../codec/types.ts';
 import type { LevelSource } from '../level.ts';
 import { tileColumns, tileRows } from '../level.ts';
 import { toRgbBlock } from '../pixels.ts';
+import { recycleReadBuffer } from '../tile-buffers.ts';
 import type { ByteReader } from './byte-source.ts';
 import type { IfdInfo } from './ifd.ts';
 
@@ -67,7 +68,10 @@ export function createTiffLevel(ifd: IfdInfo, read: ByteReader, codecs: CodecReg
       }
       const codec = await codecs.get(ifd.compression);
       const decoded = await codec.decode(bytes, params);
-      return toRgbBlock(decoded, ifd.blockWidth, ifd.blockHeight, ifd.photometric);
+      const tile = toRgbBlock(decoded, ifd.blockWidth, ifd.blockHeight, ifd.photometric);
+      // The compressed bytes can be reused unless the tile is a view of them (uncompressed RGB).
+      if (tile.buffer !== bytes.buffer) recycleReadBuffer(bytes);
+      return tile;
     },
   };
 }
