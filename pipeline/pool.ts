@@ -7,6 +7,7 @@ import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError } from './errors.ts';
+import { POOL_WORKERS_KEY } from './pool-share.ts';
 
 export interface PoolOptions {
   /** Worker threads (default: available cores). */
@@ -42,6 +43,7 @@ export function createPool(options: PoolOptions = {}): WorkerPool {
     maxThreads: workers,
     maxQueue,
     idleTimeout: 60_000,
+    workerData: { [POOL_WORKERS_KEY]: workers },
   });
   let inFlight = 0;
   // One 'drain' listener shared by every waiting producer (one per caller would trip MaxListeners).
