@@ -12,6 +12,11 @@ export interface ReadRegionPayload {
   regions: LevelRegion[];
   /** Decoded-tile cache per worker, bytes (default: the reader's default). */
   cacheBytes?: number;
+  /**
+   * A buffer to fill instead of allocating one (transfer it in; it comes back as the result). Callers
+   * that stream many batches recycle a few buffers this way, so no memory is allocated per batch.
+   */
+  into?: Uint8Array;
 }
 
 const slides = createOpenSlideCache(4);
@@ -19,9 +24,7 @@ const slides = createOpenSlideCache(4);
 export async function run(payload: ReadRegionPayload): Promise<unknown> {
   const slide = await slides.get(payload.slidePath, { cacheBytes: payload.cacheBytes });
   const total = payload.regions.reduce((n, r) => n + r.width * r.height * 3, 0);
-  // Every byte is written (pixels or white), so the batch buffer need not be zeroed; it owns its ArrayBuffer (transferred).
-  const raw = Buffer.allocUnsafeSlow(total);
-  const out = new Uint8Array(raw.buffer, raw.byteOffset, total);
+  const out = payload.into ? checkedBatchBuffer(payload.into, total) : allocBatch(total);
   let offset = 0;
   for (const r of payload.regions) {
     const n = r.width * r.height * 3;
@@ -29,4 +32,17 @@ export async function run(payload: ReadRegionPayload): Promise<unknown> {
     offset += n;
   }
   return Piscina.move(out);
+}
+
+function checkedBatchBuffer(into: Uint8Array, total: number): Uint8Array {
+  if (into.byteLength < total) {
+    throw new RangeError(`'into' holds ${into.byteLength} bytes; the batch needs ${total}`);
+  }
+  return into.byteLength === total ? into : into.subarray(0, total);
+}
+
+/** Every byte is written (pixels or white), so the batch buffer need not be zeroed; it owns its ArrayBuffer (transferred). */
+function allocBatch(total: number): Uint8Array {
+  const raw = Buffer.allocUnsafeSlow(total);
+  return new Uint8Array(raw.buffer, raw.byteOffset, total);
 }
