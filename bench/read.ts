@@ -1,15 +1,24 @@
 /**
  * Random 256×256 level-0 region reads: our reader vs OpenSlide's read_region, measured in the same run.
  *
- *   npx tsx bench/read.ts [--regions 1000] [--size 40000] [--dir out/bench] [--workers 2]
+ *   npx tsx bench/read.ts [--regions 3000] [--size 40000] [--dir out/bench] [--workers 2]
  *
  * Slides: CMU-1-Small-Region.svs and a synthetic H&E-like JPEG pyramid of --size² px (generated into
  * --dir on first use by fixtures/synth-pyramid.ts, then reused). Both readers get the same seeded
  * coordinates, a freshly opened slide (cold caches; opening and one warm-up read are not timed) and one thread:
  * OpenSlide in /usr/bin/python3, ours in a child process with UV_THREADPOOL_SIZE=1 and
- * sharp.concurrency(1), reading one region after another. Then the same reads through the worker
- * pool (pipeline/pool.ts + workers/read-region.ts). Peak RSS is the single-threaded reader's, with
- * the default decoded-tile cache (256 MiB) as its bound.
+ * sharp.concurrency(1), reading one region after another, twice: a new buffer per region (as
+ * OpenSlide returns a new image; this is vs_openslide) and into one reused buffer. Then the same reads
+ * through the worker pool (pipeline/pool.ts + workers/read-region.ts, 32 regions per task, each batch
+ * buffer transferred to a worker and back, never reallocated); pool_speedup compares it with the
+ * reused-buffer run, so both sides follow the same buffer discipline and the ratio measures the pool,
+ * not the allocator. (A new 196 KB buffer per region costs V8 a full GC per ~64 MB of external memory,
+ * whose marking the single-threaded run gets for free on the idle second core.) The pool's workers
+ * split the 256 MiB tile cache between them (pipeline/pool-share.ts). 3000 regions by default: with
+ * 1000 the cold fill of the cache is a third of the work and the run lasts about one second.
+ *
+ * Peak RSS is the new-buffer run's; rss_growth_mb is what reading added after opening the slide,
+ * against the default decoded-tile cache (256 MiB) as its bound.
  *
  * Last line: {"vs_openslide": <ours/OpenSlide, single thread, the lower of the two slides>,
  *             "pool_speedup": <pool/single on the large slide>, "peak_rss_mb": <n>, ...details}
@@ -36,8 +45,13 @@ interface ReadResult {
   /** Regions per CPU second of the whole process (all its threads): steadier when the machine is shared. */
   cpuRate?: number;
   peakRssMb?: number;
+  /** Peak RSS minus RSS after opening the slide: what reading added. */
+  rssGrowthMb?: number;
+  rssBeforeMb?: number;
   cacheMb?: number;
 }
+
+const DEFAULT_CACHE_MB = 256;
 
 const OPENSLIDE_SCRIPT = `
 import json, sys, time, openslide
@@ -68,35 +82,50 @@ function seededPoints(width: number, height: number, n: number, seed: number): [
   ]);
 }
 
-/** Child mode: our reader on one thread. */
-async function runOursChild(specFile: string): Promise<void> {
-  const { readFileSync } = await import('node:fs');
-  const spec = JSON.parse(readFileSync(specFile, 'utf8')) as Coords;
+/** One cold pass of our reader over the points: a freshly opened slide, one untimed warm-up read. */
+async function timedPass(spec: Coords, reuseBuffer: boolean): Promise<ReadResult & { checksum: number }> {
   const { openSlide } = await import('../pipeline/slide/index.ts');
-  const sharp = (await import('sharp')).default;
-  sharp.concurrency(1);
   const slide = await openSlide(spec.slide);
   // Warm-up (not timed): loads the decoder and compiles the hot paths, as OpenSlide's C code needs no such step.
   await slide.readRegion({ x: 0, y: 0, width: REGION, height: REGION, level: 0 });
+  const into = reuseBuffer ? new Uint8Array(REGION * REGION * 3) : undefined;
+  const rssBefore = process.memoryUsage().rss;
   const c0 = process.cpuUsage();
   const t0 = performance.now();
   let checksum = 0;
   for (const [x, y] of spec.points) {
-    const img = await slide.readRegion({ x, y, width: REGION, height: REGION, level: 0 });
+    const img = await slide.readRegion({ x, y, width: REGION, height: REGION, level: 0 }, { into });
     checksum += img.data[img.data.length >> 1];
   }
   const seconds = (performance.now() - t0) / 1000;
   const cpu = process.cpuUsage(c0);
-  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   await slide.close();
-  const peakRssMb = process.resourceUsage().maxRSS / 1024;
-  const out: ReadResult & { checksum: number } = {
+  return {
     rate: spec.points.length / seconds,
     seconds,
-    cpuRate: spec.points.length / cpuSeconds,
-    peakRssMb,
-    cacheMb: 256,
+    cpuRate: spec.points.length / ((cpu.user + cpu.system) / 1e6),
+    rssBeforeMb: rssBefore / 2 ** 20,
     checksum,
+  };
+}
+
+/**
+ * Child mode: our reader on one thread, in a process of its own: either returning a new buffer per
+ * region (the plain API, compared with OpenSlide, which also returns a new image) or filling one
+ * reused buffer (`into`: the buffer discipline of the pool run below, which recycles its batch buffers).
+ */
+async function runOursChild(specFile: string, reuseBuffer: boolean): Promise<void> {
+  const { readFileSync } = await import('node:fs');
+  const spec = JSON.parse(readFileSync(specFile, 'utf8')) as Coords;
+  const sharp = (await import('sharp')).default;
+  sharp.concurrency(1);
+  const pass = await timedPass(spec, reuseBuffer);
+  const peakRssMb = process.resourceUsage().maxRSS / 1024;
+  const out: ReadResult = {
+    ...pass,
+    peakRssMb,
+    rssGrowthMb: peakRssMb - pass.rssBeforeMb!,
+    cacheMb: DEFAULT_CACHE_MB,
   };
   process.stdout.write(`${JSON.stringify(out)}\n`);
 }
@@ -106,10 +135,17 @@ function runOpenSlide(specFile: string): ReadResult {
   return JSON.parse(out.trim().split('\n').pop()!) as ReadResult;
 }
 
-function runOurs(specFile: string): ReadResult {
+function runOurs(specFile: string, reuseBuffer: boolean): ReadResult {
   const r = spawnSync(
     process.execPath,
-    ['--import', 'tsx', fileURLToPath(import.meta.url), '--child', specFile],
+    [
+      '--import',
+      'tsx',
+      fileURLToPath(import.meta.url),
+      '--child',
+      specFile,
+      ...(reuseBuffer ? ['--reuse'] : []),
+    ],
     {
       cwd: repoRoot,
       encoding: 'utf8',
@@ -133,18 +169,27 @@ async function runPool(spec: Coords, workers: number): Promise<ReadResult> {
         }),
       ),
     );
-    const BATCH = 8;
+    const BATCH = 32;
+    const batchBytes = BATCH * REGION * REGION * 3;
     const c0 = process.cpuUsage();
     const t0 = performance.now();
     // A few batches per worker in flight: enough to keep both busy, few enough to stay off the queue limit.
+    // Each lane recycles one batch buffer: transferred to the worker, filled, transferred back.
     let next = 0;
     const lane = async () => {
+      let buffer: Uint8Array = new Uint8Array(batchBytes);
       while (next < spec.points.length) {
         const regions = spec.points
           .slice(next, next + BATCH)
           .map(([x, y]) => ({ x, y, width: REGION, height: REGION, level: 0 }));
         next += BATCH;
-        await pool.run('read-region', { slidePath: spec.slide, regions });
+        const filled = await pool.run<Uint8Array>(
+          'read-region',
+          { slidePath: spec.slide, regions, into: buffer },
+          [buffer.buffer as ArrayBuffer],
+        );
+        // The last, shorter batch comes back as a view: start a full-size buffer again.
+        buffer = filled.byteLength === batchBytes ? filled : new Uint8Array(batchBytes);
       }
     };
     await Promise.all(Array.from({ length: workers * 2 }, lane));
@@ -163,14 +208,15 @@ async function runPool(spec: Coords, workers: number): Promise<ReadResult> {
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
-      regions: { type: 'string', default: '1000' },
+      regions: { type: 'string', default: '3000' },
       size: { type: 'string', default: '40000' },
       dir: { type: 'string', default: path.join(repoRoot, 'out/bench') },
       workers: { type: 'string', default: '2' },
       child: { type: 'string' },
+      reuse: { type: 'boolean', default: false },
     },
   });
-  if (values.child) return runOursChild(values.child);
+  if (values.child) return runOursChild(values.child, values.reuse!);
   const n = Number(values.regions);
   const size = Number(values.size);
   const workers = Number(values.workers);
@@ -190,28 +236,34 @@ async function main(): Promise<void> {
     },
     { name: `synthetic ${size}²`, file: synth, w: size, h: size },
   ];
-  const results: Record<string, { openslide: ReadResult; ours: ReadResult; pool: ReadResult }> = {};
+  const results: Record<
+    string,
+    { openslide: ReadResult; ours: ReadResult; reuse: ReadResult; pool: ReadResult }
+  > = {};
   for (const [i, s] of slides.entries()) {
     const spec: Coords = { slide: s.file, points: seededPoints(s.w, s.h, n, 1234 + i) };
     const specFile = path.join(values.dir!, `read-bench-${i}.json`);
     writeFileSync(specFile, JSON.stringify(spec));
     // Alternate the readers and keep each one's better run: load from other work comes and goes.
-    const best = (a: ReadResult | undefined, b: ReadResult) => (a && a.rate >= b.rate ? a : b);
+    const best = <T extends ReadResult>(a: T | undefined, b: T) => (a && a.rate >= b.rate ? a : b);
     let openslide: ReadResult | undefined;
     let ours: ReadResult | undefined;
+    let reuse: ReadResult | undefined;
     let pool: ReadResult | undefined;
     for (let round = 0; round < 2; round++) {
       openslide = best(openslide, runOpenSlide(specFile));
-      ours = best(ours, runOurs(specFile));
+      ours = best(ours, runOurs(specFile, false));
+      reuse = best(reuse, runOurs(specFile, true));
       pool = best(pool, await runPool(spec, workers));
     }
-    if (!openslide || !ours || !pool) throw new Error('no runs');
-    results[s.name] = { openslide, ours, pool };
+    if (!openslide || !ours || !reuse || !pool) throw new Error('no runs');
+    results[s.name] = { openslide, ours, reuse, pool };
     process.stdout.write(
       `${s.name}: ${n} random ${REGION}² level-0 reads (cold cache)\n` +
         `  OpenSlide read_region, 1 thread: ${openslide.rate.toFixed(0)} regions/s (${openslide.cpuRate!.toFixed(0)} per CPU-second)\n` +
-        `  ours, 1 thread:                  ${ours.rate.toFixed(0)} regions/s (${ours.cpuRate!.toFixed(0)} per CPU-second)  = ${(ours.rate / openslide.rate).toFixed(2)}× OpenSlide (${(ours.cpuRate! / openslide.cpuRate!).toFixed(2)}× by CPU time); peak RSS ${ours.peakRssMb!.toFixed(0)} MB, tile cache bound ${ours.cacheMb} MB\n` +
-        `  ours, pool of ${workers} workers:         ${pool.rate.toFixed(0)} regions/s (${pool.cpuRate!.toFixed(0)} per CPU-second)  = ${(pool.rate / ours.rate).toFixed(2)}× ours on 1 thread\n`,
+        `  ours, 1 thread:                  ${ours.rate.toFixed(0)} regions/s (${ours.cpuRate!.toFixed(0)} per CPU-second)  = ${(ours.rate / openslide.rate).toFixed(2)}× OpenSlide (${(ours.cpuRate! / openslide.cpuRate!).toFixed(2)}× by CPU time); peak RSS ${ours.peakRssMb!.toFixed(0)} MB, of which reading added ${ours.rssGrowthMb!.toFixed(0)} MB (tile cache bound ${ours.cacheMb} MB)\n` +
+        `  ours, 1 thread, reused buffer:   ${reuse.rate.toFixed(0)} regions/s (${reuse.cpuRate!.toFixed(0)} per CPU-second)\n` +
+        `  ours, pool of ${workers} workers:         ${pool.rate.toFixed(0)} regions/s (${pool.cpuRate!.toFixed(0)} per CPU-second)  = ${(pool.rate / reuse.rate).toFixed(2)}× ours on 1 thread with the same buffer reuse (${(pool.rate / ours.rate).toFixed(2)}× the new-buffer run)\n`,
     );
   }
   const [cmu, big] = slides.map((s) => results[s.name]);
@@ -219,22 +271,27 @@ async function main(): Promise<void> {
   const vsBig = big.ours.rate / big.openslide.rate;
   const summary = {
     vs_openslide: Number(Math.min(vsCmu, vsBig).toFixed(3)),
-    pool_speedup: Number((big.pool.rate / big.ours.rate).toFixed(3)),
+    pool_speedup: Number((big.pool.rate / big.reuse.rate).toFixed(3)),
     peak_rss_mb: Math.round(Math.max(cmu.ours.peakRssMb!, big.ours.peakRssMb!)),
+    rss_growth_mb: Math.round(Math.max(cmu.ours.rssGrowthMb!, big.ours.rssGrowthMb!)),
+    cache_bound_mb: DEFAULT_CACHE_MB,
+    pool_speedup_vs_new_buffers: Number((big.pool.rate / big.ours.rate).toFixed(3)),
     vs_openslide_cmu: Number(vsCmu.toFixed(3)),
     vs_openslide_synthetic: Number(vsBig.toFixed(3)),
-    pool_speedup_cmu: Number((cmu.pool.rate / cmu.ours.rate).toFixed(3)),
+    pool_speedup_cmu: Number((cmu.pool.rate / cmu.reuse.rate).toFixed(3)),
     vs_openslide_cpu_cmu: Number((cmu.ours.cpuRate! / cmu.openslide.cpuRate!).toFixed(3)),
     vs_openslide_cpu_synthetic: Number((big.ours.cpuRate! / big.openslide.cpuRate!).toFixed(3)),
     regions_per_s: {
       cmu: {
         openslide: Math.round(cmu.openslide.rate),
         ours: Math.round(cmu.ours.rate),
+        ours_reused_buffer: Math.round(cmu.reuse.rate),
         pool: Math.round(cmu.pool.rate),
       },
       synthetic: {
         openslide: Math.round(big.openslide.rate),
         ours: Math.round(big.ours.rate),
+        ours_reused_buffer: Math.round(big.reuse.rate),
         pool: Math.round(big.pool.rate),
       },
     },
