@@ -1,14 +1,16 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labelCentroids, listAnnotated, loadAnnotated } from '../pipeline/counting/dataset.ts';
-import { countDensity } from '../pipeline/counting/density-counter.ts';
+import { calibratedCount, countDensity } from '../pipeline/counting/density-counter.ts';
 import { DEFAULT_DENSITY_MODEL, loadDensityModel } from '../pipeline/counting/density-io.ts';
+import { datasetNormalisation, normaliseFixed } from '../pipeline/counting/density-model.ts';
 import { densityMap } from '../pipeline/counting/density-targets.ts';
+import { fitCountCalibration } from '../pipeline/counting/density-train.ts';
 import { meanAbsoluteError } from '../pipeline/counting/evaluate.ts';
 import { readLabelMap } from '../pipeline/counting/image-io.ts';
 import { splitDraw } from '../pipeline/counting/train-run.ts';
@@ -60,6 +62,41 @@ describe('density targets and datasets', () => {
   });
 });
 
+describe('input normalisation and count calibration', () => {
+  it('normalises by the training set: brightness is kept, flat channels are not blown up', () => {
+    // Two RGB images: blue carries the signal, red and green hold a grey level or two of noise.
+    const img = (blue: number) => {
+      const data = new Uint8Array(4 * 3);
+      for (let p = 0; p < 4; p++) data.set([p % 2, 0, blue + p], p * 3);
+      return { data, channels: 3, width: 2, height: 2 };
+    };
+    const norm = datasetNormalisation([img(50), img(150)]);
+    expect(norm.mean[2] * 255).toBeCloseTo(101.5, 6);
+    expect(norm.std[1]).toBeCloseTo(1 / 255, 9); // the one-grey-level floor, not 0
+    const dim = normaliseFixed(img(50).data, 3, 2, 2, norm);
+    const bright = normaliseFixed(img(150).data, 3, 2, 2, norm);
+    // The brighter image stays brighter after normalisation (per-image standardisation would equalise them).
+    expect(bright[2]).toBeGreaterThan(dim[2] + 1.5);
+    expect(Math.abs(dim[1])).toBeLessThan(1e-6);
+    // A grey image feeds its one channel to all three inputs.
+    const grey = normaliseFixed(new Uint8Array([10, 20]), 1, 2, 1, norm);
+    expect(grey[2]).toBeCloseTo((10 / 255 - norm.mean[2]) / norm.std[2], 5);
+  });
+
+  it('fits gain and a per-pixel offset that add up over tiles', () => {
+    const pixels = 256 * 256;
+    const samples = [100, 150, 200, 250].map((raw) => ({ raw, truth: 0.9 * raw + 6, pixels }));
+    const c = fitCountCalibration(samples);
+    expect(c?.gain).toBeCloseTo(0.9, 9);
+    expect(calibratedCount(120, pixels, c)).toBeCloseTo(114, 6);
+    // Four quarter tiles holding a quarter of the density each count the same as the whole.
+    expect(4 * calibratedCount(30, pixels / 4, c)).toBeCloseTo(calibratedCount(120, pixels, c), 6);
+    expect(fitCountCalibration(samples.slice(0, 2))).toBeUndefined();
+    expect(fitCountCalibration(samples.map((v) => ({ ...v, raw: 5 })))).toBeUndefined();
+    expect(fitCountCalibration(samples.map((v) => ({ ...v, truth: 500 - v.raw })))).toBeUndefined();
+  });
+});
+
 describe('shipped density model (models/density-vgg)', () => {
   beforeAll(async () => {
     await initBackend({ log: () => {} });
@@ -89,8 +126,22 @@ describe('shipped density model (models/density-vgg)', () => {
     expect(metrics.valMae).toBeLessThan(5);
   });
 
-  it('refuses a directory that is not a density model', async () => {
+  it('refuses a directory that is not a density model, and a broken calibration', async () => {
     await expect(loadDensityModel(path.join(repoRoot, 'fixtures'))).rejects.toThrow(ModelError);
+    const broken = mkdtempSync(path.join(tmpdir(), 'wsi-density-broken-'));
+    try {
+      const model = path.join(broken, 'm');
+      mkdirSync(model);
+      for (const f of ['model.json', 'weights.bin']) {
+        writeFileSync(path.join(model, f), readFileSync(path.join(DEFAULT_DENSITY_MODEL, f)));
+      }
+      const sidecar = JSON.parse(readFileSync(path.join(DEFAULT_DENSITY_MODEL, 'wsi-model.json'), 'utf8'));
+      sidecar.training.config.countCalibration = { gain: -1, offsetPerPixel: 0 };
+      writeFileSync(path.join(model, 'wsi-model.json'), JSON.stringify(sidecar));
+      await expect(loadDensityModel(model)).rejects.toThrow(/countCalibration must be/);
+    } finally {
+      rmSync(broken, { recursive: true, force: true });
+    }
   });
 });
 
@@ -131,6 +182,9 @@ describe('wsi count train / --method density (CLI)', () => {
     expect(sidecar.kind).toBe('density');
     expect(sidecar.training.metrics.valMae).toBeCloseTo(summary.valMae, 6);
     expect(sidecar.training.config.sigma).toBe(2);
+    // Fixed normalisation from the two training images travels with the model.
+    expect(sidecar.training.config.perImageStandardisation).toBe(false);
+    expect(sidecar.input.normalisation.mean[2]).toBeGreaterThan(0.1);
 
     const csv = path.join(dir, 'counts.csv');
     await run(

@@ -12,13 +12,17 @@ const USAGE = `usage:
             [--preset auto|fluorescence|brightfield] [--workers N] [--quiet]
   wsi count <slide> --region x,y,w,h | --tissue  --db results.sqlite [--method watershed] [--tile 1024] [--workers N]
   wsi count train --images DIR (--dots DIR | --labels DIR) --out MODEL_DIR [--n 32] [--holdout 30]
-            [--seed 1] [--steps 1200] [--sigma 2] [--crop 64] [--batch 8] [--quiet]
+            [--seed 1] [--steps 2500] [--sigma 2] [--crop 64] [--batch 8]
+            [--normalisation dataset|image] [--no-calibration] [--quiet]
 
 Counting writes a CSV with columns image,plate,well,row,column,field,count,mean_area (plate columns are
 empty for images whose names carry no well id) and, for plates, a heatmap PNG (default: next to the CSV).
 With --db everything goes to the store (images as slides, counts, wells, cell centroids) and a re-run of
 the same command resumes. The density method uses models/density-vgg unless --model is given.
-Training draws --n images from all but the last --holdout (by name) and validates on those.`;
+Training draws --n images from all but the last --holdout (by name) and validates on those. Inputs are
+normalised by the training images' channel statistics (--normalisation image: standardise each image)
+and the count is calibrated on the training images (gain and offset, least squares) unless
+--no-calibration; both are saved with the model.`;
 
 async function train(argv: string[]): Promise<number> {
   const p = parseFlags(
@@ -36,6 +40,8 @@ async function train(argv: string[]): Promise<number> {
       crop: { type: 'string' },
       batch: { type: 'string' },
       lr: { type: 'string' },
+      normalisation: { type: 'string' },
+      'no-calibration': { type: 'boolean' },
       quiet: { type: 'boolean' },
     },
     false,
@@ -45,6 +51,10 @@ async function train(argv: string[]): Promise<number> {
   const dots = stringFlag(p, 'dots');
   const labels = stringFlag(p, 'labels');
   if (dots && labels) throw new ConfigError('give either --dots or --labels, not both');
+  const normalisation = stringFlag(p, 'normalisation') ?? 'dataset';
+  if (normalisation !== 'dataset' && normalisation !== 'image') {
+    throw new ConfigError(`--normalisation must be 'dataset' or 'image', got '${normalisation}'`);
+  }
   const { runDensityTraining } = await import('../counting/train-run.ts');
   const r = await runDensityTraining({
     images,
@@ -56,11 +66,13 @@ async function train(argv: string[]): Promise<number> {
     quiet: boolFlag(p, 'quiet'),
     config: {
       seed: numberFlag(p, 'seed', { default: 1, integer: true }),
-      steps: numberFlag(p, 'steps', { default: 1200, integer: true, min: 1 }),
+      steps: numberFlag(p, 'steps', { default: 2500, integer: true, min: 1 }),
       sigma: numberFlag(p, 'sigma', { default: 2, min: 0.1 }),
       crop: numberFlag(p, 'crop', { default: 64, integer: true, min: 8 }),
       batch: numberFlag(p, 'batch', { default: 8, integer: true, min: 1 }),
       learningRate: numberFlag(p, 'lr', { default: 2e-3, min: 0 }),
+      normalisation,
+      calibrate: !boolFlag(p, 'no-calibration'),
     },
   });
   process.stdout.write(

@@ -3,7 +3,8 @@
  * local maxima of the density at least `minDistance` apart and above a fraction of a single cell's peak.
  */
 import * as tf from '@tensorflow/tfjs';
-import { standardise } from './density-model.ts';
+import type { Normalisation } from '../models/normalise.ts';
+import { densityInput } from './density-model.ts';
 import { findMarkers } from './markers.ts';
 import type { CountResult, PixelImage } from './types.ts';
 
@@ -13,6 +14,24 @@ export interface DensityModelInfo {
   scale: number;
   /** σ of the Gaussian targets, pixels. */
   sigma: number;
+  /** Input normalisation (training-set statistics); absent: per-image standardisation (older models). */
+  normalisation?: Normalisation;
+  /** Count calibration fitted on the training images; absent: the raw integral. */
+  calibration?: CountCalibration;
+}
+
+/**
+ * count = gain × Σ density + offsetPerPixel × pixels. Fitted by least squares on the training images
+ * (density-train.ts). The offset is per pixel, not per image, so counts of tiles add up to the count
+ * of the whole.
+ */
+export interface CountCalibration {
+  gain: number;
+  offsetPerPixel: number;
+}
+
+export function calibratedCount(raw: number, pixels: number, c: CountCalibration | undefined): number {
+  return c ? c.gain * raw + c.offsetPerPixel * pixels : raw;
 }
 
 /** Density map (cells per pixel) of an image; padded internally to a multiple of 4. */
@@ -20,7 +39,7 @@ export function predictDensity(m: DensityModelInfo, img: PixelImage): Float32Arr
   const { width: w, height: h } = img;
   const pw = Math.ceil(w / 4) * 4;
   const ph = Math.ceil(h / 4) * 4;
-  const x = standardise(img.data, img.channels, w, h);
+  const x = densityInput(img, m.normalisation);
   const padded = new Float32Array(pw * ph * 3);
   for (let y = 0; y < h; y++) padded.set(x.subarray(y * w * 3, (y + 1) * w * 3), y * pw * 3);
   const out = tf.tidy(() => {
@@ -54,5 +73,5 @@ export function countDensity(m: DensityModelInfo, img: PixelImage, o: DensityCou
     y: Math.floor(p / img.width),
     score: density[p],
   }));
-  return { count: Math.max(0, total), cells };
+  return { count: Math.max(0, calibratedCount(total, img.width * img.height, m.calibration)), cells };
 }

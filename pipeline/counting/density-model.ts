@@ -4,6 +4,7 @@
  * head. Output has the input's size; input sides must be multiples of 4.
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Normalisation } from '../models/normalise.ts';
 
 export interface DensityArch {
   /** Channels of the encoder convs (the decoder mirrors them). */
@@ -60,4 +61,74 @@ export function standardise(
     for (let p = 0; p < n; p++) out[p * 3 + c] = (pixels[p * channels + k] - mean) / sd;
   }
   return out;
+}
+
+/** Grey images use their one channel for all three inputs; RGBA ignores alpha (as standardise). */
+function sourceChannel(c: number, channels: number): number {
+  return Math.min(c, channels - 1);
+}
+
+/**
+ * Per-channel mean and standard deviation over a set of training images, in normalise.ts units
+ * (pixel / 255). The deviation has a floor of one grey level: VGG cells carry noise of a level or
+ * two in their empty red and green channels, which must not be blown up to unit variance.
+ */
+export function datasetNormalisation(
+  images: readonly { data: Uint8Array; channels: number }[],
+): Normalisation {
+  const sum = [0, 0, 0];
+  const sq = [0, 0, 0];
+  let n = 0;
+  for (const img of images) {
+    const pixels = img.data.length / img.channels;
+    for (let c = 0; c < 3; c++) {
+      const k = sourceChannel(c, img.channels);
+      for (let p = 0; p < pixels; p++) {
+        const v = img.data[p * img.channels + k] / 255;
+        sum[c] += v;
+        sq[c] += v * v;
+      }
+    }
+    n += pixels;
+  }
+  const mean = sum.map((s) => s / n) as [number, number, number];
+  const std = sq.map((q, c) => Math.max(Math.sqrt(Math.max(q / n - mean[c] * mean[c], 0)), 1 / 255)) as [
+    number,
+    number,
+    number,
+  ];
+  return { mean, std };
+}
+
+/**
+ * Fixed normalisation (the training set's statistics, kept with the model): unlike per-image
+ * standardisation it keeps absolute brightness, which tells a crowded image from a sparse one.
+ * Output NHWC float32, 3 channels.
+ */
+export function normaliseFixed(
+  pixels: Uint8Array,
+  channels: number,
+  width: number,
+  height: number,
+  norm: Normalisation,
+): Float32Array {
+  const n = width * height;
+  const out = new Float32Array(n * 3);
+  for (let c = 0; c < 3; c++) {
+    const k = sourceChannel(c, channels);
+    const scale = 1 / (255 * norm.std[c]);
+    const shift = norm.mean[c] / norm.std[c];
+    for (let p = 0; p < n; p++) out[p * 3 + c] = pixels[p * channels + k] * scale - shift;
+  }
+  return out;
+}
+
+/** The model's input transform: its stored normalisation, or per-image standardisation (older models). */
+export function densityInput(
+  img: { data: Uint8Array; channels: number; width: number; height: number },
+  norm: Normalisation | undefined,
+): Float32Array {
+  return norm
+    ? normaliseFixed(img.data, img.channels, img.width, img.height, norm)
+    : standardise(img.data, img.channels, img.width, img.height);
 }

@@ -69,7 +69,16 @@ export async function runDensityTraining(o: TrainRunOptions): Promise<TrainRunRe
     samples: config.steps * config.batch,
     dataset: o.images,
     backend,
-    metrics: { valMae: result.valMae, trainMae: result.trainMae, n: o.n, valImages: val.length, seconds },
+    metrics: {
+      valMae: result.valMae,
+      valMaeUncalibrated: result.valMaeRaw,
+      trainMae: result.trainMae,
+      n: o.n,
+      valImages: val.length,
+      seconds,
+    },
+    normalisation: result.normalisation,
+    calibration: result.calibration,
     extra: { trainImages: train.map((t) => t.name), valImages: val.map((v) => v.name), holdout: o.holdout },
   });
   result.model.dispose();
