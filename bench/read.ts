@@ -262,7 +262,7 @@ async function main(): Promise<void> {
       `${s.name}: ${n} random ${REGION}² level-0 reads (cold cache)\n` +
         `  OpenSlide read_region, 1 thread: ${openslide.rate.toFixed(0)} regions/s (${openslide.cpuRate!.toFixed(0)} per CPU-second)\n` +
         `  ours, 1 thread:                  ${ours.rate.toFixed(0)} regions/s (${ours.cpuRate!.toFixed(0)} per CPU-second)  = ${(ours.rate / openslide.rate).toFixed(2)}× OpenSlide (${(ours.cpuRate! / openslide.cpuRate!).toFixed(2)}× by CPU time); peak RSS ${ours.peakRssMb!.toFixed(0)} MB, of which reading added ${ours.rssGrowthMb!.toFixed(0)} MB (tile cache bound ${ours.cacheMb} MB)\n` +
-        `  ours, 1 thread, reused buffer:   ${reuse.rate.toFixed(0)} regions/s (${reuse.cpuRate!.toFixed(0)} per CPU-second)\n` +
+        `  ours, 1 thread, reused buffer:   ${reuse.rate.toFixed(0)} regions/s (${reuse.cpuRate!.toFixed(0)} per CPU-second); reading added ${reuse.rssGrowthMb!.toFixed(0)} MB\n` +
         `  ours, pool of ${workers} workers:         ${pool.rate.toFixed(0)} regions/s (${pool.cpuRate!.toFixed(0)} per CPU-second)  = ${(pool.rate / reuse.rate).toFixed(2)}× ours on 1 thread with the same buffer reuse (${(pool.rate / ours.rate).toFixed(2)}× the new-buffer run)\n`,
     );
   }
@@ -274,6 +274,8 @@ async function main(): Promise<void> {
     pool_speedup: Number((big.pool.rate / big.reuse.rate).toFixed(3)),
     peak_rss_mb: Math.round(Math.max(cmu.ours.peakRssMb!, big.ours.peakRssMb!)),
     rss_growth_mb: Math.round(Math.max(cmu.ours.rssGrowthMb!, big.ours.rssGrowthMb!)),
+    // The same without a new buffer per region: the cache, its free lists and scratch only (no garbage awaiting GC).
+    rss_growth_reused_buffer_mb: Math.round(Math.max(cmu.reuse.rssGrowthMb!, big.reuse.rssGrowthMb!)),
     cache_bound_mb: DEFAULT_CACHE_MB,
     pool_speedup_vs_new_buffers: Number((big.pool.rate / big.ours.rate).toFixed(3)),
     vs_openslide_cmu: Number(vsCmu.toFixed(3)),
