@@ -250,6 +250,31 @@ describe.skipIf(SKIP)('FCN inference on a real slide', () => {
     expect(n2).toBe(n);
   });
 
+  it('--assume-mpp only fills in a missing µm/px: a slide that records its own keeps it', async () => {
+    const patchesOf = (runId: number) =>
+      (store.db.prepare('SELECT count(*) AS n FROM patches WHERE run_id = ?').get(runId) as { n: number }).n;
+    const own = await inferSlides({
+      store,
+      modelDir: trainedDir,
+      slides: [CMU_SLIDE],
+      mpp: 1,
+      workers: 0,
+      quiet: true,
+    });
+    // CMU-1 records 0.499 µm/px; an assumed 2 µm/px, if applied, would make its grid about 16 times larger.
+    const assumed = await inferSlides({
+      store,
+      modelDir: trainedDir,
+      slides: [CMU_SLIDE],
+      mpp: 1,
+      assumeMpp: 2,
+      workers: 0,
+      quiet: true,
+    });
+    expect(assumed.slides[0].status).toBe('done');
+    expect(patchesOf(assumed.runId)).toBe(patchesOf(own.runId));
+  });
+
   it('reports a slide without µm/px as failed with a one-line reason, and bad flags as ConfigError', async () => {
     const r = await inferSlides({
       store,

@@ -12,7 +12,7 @@ import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 
 export interface InferTilePayload {
   slidePath: string;
-  /** Level-0 µm/px override for slides that do not record it. */
+  /** Level-0 µm/px for slides that do not record it (a slide's own value wins). */
   assumeMpp?: number;
   onnxPath: string;
   threads: number;
@@ -41,7 +41,7 @@ function engineFor(onnxPath: string, threads: number): Promise<InferenceEngine> 
 
 export async function run(p: InferTilePayload): Promise<unknown> {
   const [slide, engine] = await Promise.all([
-    slides.get(p.slidePath, p.assumeMpp ? { mpp: p.assumeMpp } : undefined),
+    slides.get(p.slidePath, p.assumeMpp ? { fallbackMpp: p.assumeMpp } : undefined),
     engineFor(p.onnxPath, p.threads),
   ]);
   const scores = await scoreTile(slide, engine, p.normalisation, p.scale, p.tile);

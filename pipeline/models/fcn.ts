@@ -298,7 +298,7 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
       let slide: Slide | undefined;
       let slideId: string | undefined;
       try {
-        slide = await openSlide(source, opts.assumeMpp ? { mpp: opts.assumeMpp } : undefined);
+        slide = await openSlide(source, opts.assumeMpp ? { fallbackMpp: opts.assumeMpp } : undefined);
         slideId = upsertSlide(store, slide);
         if (isSlideDone(store, runId, slideId)) {
           results.push({ source, slideId, status: 'skipped' });
