@@ -64,7 +64,12 @@ describe('slide-level CSVs', () => {
   });
 
   it('names the line of a bad label or probability and a slide without prediction', () => {
-    expect(() => parseLabelsCsv('a,Tumor\nb,Maybe\n')).toThrow(/:2: label must be Tumor or Normal/);
+    expect(() => parseLabelsCsv('a,Tumor\nb,Maybe\n')).toThrow(/line 2: unknown label 'Maybe'/);
+    // The same parser as wsi mil (slide-labels.ts), keeping the names' case for eval.
+    expect([...parseLabelsCsv('Tumor_001;positive\nnormal_002.svs,negative\n')]).toEqual([
+      ['Tumor_001', 1],
+      ['normal_002', 0],
+    ]);
     expect(() => parsePredictionsCsv('a,0.1\nb,high\n')).toThrow(/:2: probability is not a number/);
     expect(() => joinPredictions(new Map([['a', 0.1]]), new Map([['b', 1 as const]]))).toThrow(
       /no prediction.*'b'/,

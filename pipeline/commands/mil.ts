@@ -2,9 +2,9 @@
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import type { MilKind } from '../mil/config.ts';
-import { readLabelsCsv } from '../mil/labels.ts';
 import { inferMilToStore, trainMilFromStore } from '../mil/study.ts';
 import { initBackend } from '../models/backend.ts';
+import { readLabelsCsv } from '../slide-labels.ts';
 import { openStore } from '../store/db.ts';
 import type { Command } from './types.ts';
 

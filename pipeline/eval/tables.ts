@@ -5,6 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { basename, extname } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { parseLabelsCsv as parseSlideLabels, readLabelsCsv as readSlideLabels } from '../slide-labels.ts';
 
 export function slideStem(name: string): string {
   const base = basename(name.trim());
@@ -27,20 +28,9 @@ function rows(text: string): { line: number; cells: string[] }[] {
     .filter((r) => r.cells.some((c) => c !== ''));
 }
 
+/** Reference labels (pipeline/slide-labels.ts), keyed by slideStem: names keep their case here. */
 export function parseLabelsCsv(text: string, source = 'labels CSV'): Map<string, 0 | 1> {
-  const out = new Map<string, 0 | 1>();
-  for (const { line, cells } of rows(text)) {
-    const value = (cells[1] ?? '').toLowerCase();
-    let label: 0 | 1;
-    if (value === 'tumor' || value === 'tumour' || value === '1') label = 1;
-    else if (value === 'normal' || value === '0') label = 0;
-    else if (line === 1)
-      continue; // header
-    else throw new ConfigError(`${source}:${line}: label must be Tumor or Normal, got '${cells[1] ?? ''}'`);
-    out.set(slideStem(cells[0]), label);
-  }
-  if (out.size === 0) throw new ConfigError(`${source}: no labels`);
-  return out;
+  return parseSlideLabels(text, source, slideStem);
 }
 
 export function parsePredictionsCsv(text: string, source = 'predictions CSV'): Map<string, number> {
@@ -57,8 +47,7 @@ export function parsePredictionsCsv(text: string, source = 'predictions CSV'): M
   return out;
 }
 
-export const readLabelsCsv = (path: string): Map<string, 0 | 1> =>
-  parseLabelsCsv(readText(path, 'labels'), path);
+export const readLabelsCsv = (path: string): Map<string, 0 | 1> => readSlideLabels(path, slideStem);
 export const readPredictionsCsv = (path: string): Map<string, number> =>
   parsePredictionsCsv(readText(path, 'predictions'), path);
 

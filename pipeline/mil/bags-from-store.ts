@@ -1,11 +1,11 @@
 /** Bags from an 'embed' run: one bag per finished slide, instances in (y, x) order. */
 import { ConfigError, StoreError } from '../errors.ts';
+import { slideKey } from '../slide-labels.ts';
 import type { Store } from '../store/db.ts';
 import { doneSlidesOfRun, type EmbeddedPatchRow, embeddedPatches } from '../store/mil-queries.ts';
 import { getRun, listRuns } from '../store/runs.ts';
 import { type Bag, makeBag } from './bag.ts';
 import { decodeEmbeddingInto, type EmbeddingDtype } from './embedding-codec.ts';
-import { slideKey } from './labels.ts';
 
 export interface StoredBag extends Bag {
   slideName: string;

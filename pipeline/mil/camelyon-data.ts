@@ -7,7 +7,7 @@ import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { readAsapTruth, type TruthPolygons } from '../eval/asap.ts';
-import { readLabelsCsv, slideKey } from './labels.ts';
+import { readLabelsCsv, slideKey } from '../slide-labels.ts';
 
 export interface StudySlide {
   name: string;

@@ -21,6 +21,7 @@ import { evaluateFroc, type FrocReport } from '../eval/evaluate.ts';
 import { initBackend } from '../models/backend.ts';
 import { readModelMeta } from '../models/model-io.ts';
 import type { WorkerPool } from '../pool.ts';
+import { slideKey } from '../slide-labels.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { runByOutDir, slideResultsOfRun } from '../store/mil-queries.ts';
 import { listRuns } from '../store/runs.ts';
@@ -31,7 +32,6 @@ import { readStudyFolder, type StudySlide, truthOf } from './camelyon-data.ts';
 import { renderStudyReport, type StudyReport } from './camelyon-report.ts';
 import { embedSlides } from './embed.ts';
 import { writeAttentionStrip } from './gallery.ts';
-import { slideKey } from './labels.ts';
 import { writeRocPng } from './roc-plot.ts';
 import { inferMilToStore, trainMilFromStore } from './study.ts';
 

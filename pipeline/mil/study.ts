@@ -6,6 +6,7 @@
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { createRng } from '../patches/samplers/rng.ts';
+import { slideKey } from '../slide-labels.ts';
 import type { Store } from '../store/db.ts';
 import { type AttentionRow, writeSlideAttention } from '../store/mil-queries.ts';
 import { registerModel } from '../store/models.ts';
@@ -15,7 +16,6 @@ import { normaliseWeights, predictBag } from './bag.ts';
 import { iterateBags, loadBags, resolveEmbedRun, type StoredBag } from './bags-from-store.ts';
 import type { MilConfig } from './config.ts';
 import { loadMilModel, saveMilModel } from './io.ts';
-import { slideKey } from './labels.ts';
 import { trainMil } from './train.ts';
 
 export interface MilTrainOptions {
