@@ -73,13 +73,13 @@ describe('input normalisation and count calibration', () => {
     const norm = datasetNormalisation([img(50), img(150)]);
     expect(norm.mean[2] * 255).toBeCloseTo(101.5, 6);
     expect(norm.std[1]).toBeCloseTo(1 / 255, 9); // the one-grey-level floor, not 0
-    const dim = normaliseFixed(img(50).data, 3, 2, 2, norm);
-    const bright = normaliseFixed(img(150).data, 3, 2, 2, norm);
+    const dim = normaliseFixed(img(50).data, 3, norm);
+    const bright = normaliseFixed(img(150).data, 3, norm);
     // The brighter image stays brighter after normalisation (per-image standardisation would equalise them).
     expect(bright[2]).toBeGreaterThan(dim[2] + 1.5);
     expect(Math.abs(dim[1])).toBeLessThan(1e-6);
     // A grey image feeds its one channel to all three inputs.
-    const grey = normaliseFixed(new Uint8Array([10, 20]), 1, 2, 1, norm);
+    const grey = normaliseFixed(new Uint8Array([10, 20]), 1, norm);
     expect(grey[2]).toBeCloseTo((10 / 255 - norm.mean[2]) / norm.std[2], 5);
   });
 

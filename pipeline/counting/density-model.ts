@@ -4,7 +4,7 @@
  * head. Output has the input's size; input sides must be multiples of 4.
  */
 import * as tf from '@tensorflow/tfjs';
-import type { Normalisation } from '../models/normalise.ts';
+import { type Normalisation, normaliseInto, sourceChannel } from '../models/normalise.ts';
 
 export interface DensityArch {
   /** Channels of the encoder convs (the decoder mirrors them). */
@@ -63,11 +63,6 @@ export function standardise(
   return out;
 }
 
-/** Grey images use their one channel for all three inputs; RGBA ignores alpha (as standardise). */
-function sourceChannel(c: number, channels: number): number {
-  return Math.min(c, channels - 1);
-}
-
 /**
  * Per-channel mean and standard deviation over a set of training images, in normalise.ts units
  * (pixel / 255). The deviation has a floor of one grey level: VGG cells carry noise of a level or
@@ -101,25 +96,13 @@ export function datasetNormalisation(
 }
 
 /**
- * Fixed normalisation (the training set's statistics, kept with the model): unlike per-image
- * standardisation it keeps absolute brightness, which tells a crowded image from a sparse one.
- * Output NHWC float32, 3 channels.
+ * Fixed normalisation (the training set's statistics, kept with the model; normalise.ts arithmetic):
+ * unlike per-image standardisation it keeps absolute brightness, which tells a crowded image from a
+ * sparse one. Output NHWC float32, 3 channels.
  */
-export function normaliseFixed(
-  pixels: Uint8Array,
-  channels: number,
-  width: number,
-  height: number,
-  norm: Normalisation,
-): Float32Array {
-  const n = width * height;
-  const out = new Float32Array(n * 3);
-  for (let c = 0; c < 3; c++) {
-    const k = sourceChannel(c, channels);
-    const scale = 1 / (255 * norm.std[c]);
-    const shift = norm.mean[c] / norm.std[c];
-    for (let p = 0; p < n; p++) out[p * 3 + c] = pixels[p * channels + k] * scale - shift;
-  }
+export function normaliseFixed(pixels: Uint8Array, channels: number, norm: Normalisation): Float32Array {
+  const out = new Float32Array((pixels.length / channels) * 3);
+  normaliseInto(pixels, channels, norm, out);
   return out;
 }
 
@@ -129,6 +112,6 @@ export function densityInput(
   norm: Normalisation | undefined,
 ): Float32Array {
   return norm
-    ? normaliseFixed(img.data, img.channels, img.width, img.height, norm)
+    ? normaliseFixed(img.data, img.channels, norm)
     : standardise(img.data, img.channels, img.width, img.height);
 }

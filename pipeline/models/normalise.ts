@@ -23,9 +23,15 @@ export function checkNormalisation(n: unknown): Normalisation {
   return { mean: o.mean, std: o.std };
 }
 
+/** The input channel that feeds output channel `c`: RGB(A) maps straight across, grey (with or without alpha) feeds all three. */
+export function sourceChannel(c: number, channels: number): number {
+  return channels >= 3 ? c : 0;
+}
+
 /**
- * Writes `pixels` (interleaved 8-bit, 3 or 4 channels; the 4th is ignored) as normalised RGB float32
- * into `out` starting at `offset`. Returns the number of floats written (width × height × 3).
+ * Writes `pixels` (interleaved 8-bit: RGB or RGBA, whose 4th channel is ignored, or grey with or
+ * without alpha, replicated to all three) as normalised RGB float32 into `out` starting at `offset`.
+ * Returns the number of floats written (width × height × 3).
  */
 export function normaliseInto(
   pixels: Uint8Array,
@@ -37,11 +43,12 @@ export function normaliseInto(
   const n = pixels.length / channels;
   const scale = [0, 1, 2].map((c) => 1 / (255 * norm.std[c]));
   const shift = [0, 1, 2].map((c) => norm.mean[c] / norm.std[c]);
+  const [k0, k1, k2] = [0, 1, 2].map((c) => sourceChannel(c, channels));
   for (let i = 0, o = offset; i < n; i++, o += 3) {
     const p = i * channels;
-    out[o] = pixels[p] * scale[0] - shift[0];
-    out[o + 1] = pixels[p + 1] * scale[1] - shift[1];
-    out[o + 2] = pixels[p + 2] * scale[2] - shift[2];
+    out[o] = pixels[p + k0] * scale[0] - shift[0];
+    out[o + 1] = pixels[p + k1] * scale[1] - shift[1];
+    out[o + 2] = pixels[p + k2] * scale[2] - shift[2];
   }
   return n * 3;
 }
