@@ -5,12 +5,13 @@
  */
 import { Piscina } from 'piscina';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
+import { allocUnzeroed } from '../pipeline/slide/tile-buffers.ts';
 import type { LevelRegion } from '../pipeline/slide/types.ts';
 
 export interface ReadRegionPayload {
   slidePath: string;
   regions: LevelRegion[];
-  /** Decoded-tile cache per worker, bytes (default: the reader's default). */
+  /** Decoded-tile cache per worker, bytes (default: this worker's share of the reader's default). */
   cacheBytes?: number;
   /**
    * A buffer to fill instead of allocating one (transfer it in; it comes back as the result). Callers
@@ -24,7 +25,8 @@ const slides = createOpenSlideCache(4);
 export async function run(payload: ReadRegionPayload): Promise<unknown> {
   const slide = await slides.get(payload.slidePath, { cacheBytes: payload.cacheBytes });
   const total = payload.regions.reduce((n, r) => n + r.width * r.height * 3, 0);
-  const out = payload.into ? checkedBatchBuffer(payload.into, total) : allocBatch(total);
+  // Every byte is written (pixels or white), so a new batch buffer need not be zeroed.
+  const out = payload.into ? checkedBatchBuffer(payload.into, total) : allocUnzeroed(total);
   let offset = 0;
   for (const r of payload.regions) {
     const n = r.width * r.height * 3;
@@ -39,10 +41,4 @@ function checkedBatchBuffer(into: Uint8Array, total: number): Uint8Array {
     throw new RangeError(`'into' holds ${into.byteLength} bytes; the batch needs ${total}`);
   }
   return into.byteLength === total ? into : into.subarray(0, total);
-}
-
-/** Every byte is written (pixels or white), so the batch buffer need not be zeroed; it owns its ArrayBuffer (transferred). */
-function allocBatch(total: number): Uint8Array {
-  const raw = Buffer.allocUnsafeSlow(total);
-  return new Uint8Array(raw.buffer, raw.byteOffset, total);
 }

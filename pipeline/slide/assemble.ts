@@ -4,6 +4,7 @@
  * in flight are held. Everything outside the image is white.
  */
 import type { TileGrid } from './level.ts';
+import { allocUnzeroed } from './tile-buffers.ts';
 
 export type TileFetcher = (col: number, row: number) => Promise<Uint8Array>;
 /** Called once per fetched tile after its pixels were copied (or its fetch failed). */
@@ -33,7 +34,7 @@ export async function readWindow(
       throw new RangeError(`destination holds ${into.length} bytes, the window needs ${n}`);
     out = covered ? into : into.fill(255);
   } else {
-    out = covered ? uninitialised(n) : new Uint8Array(n).fill(255);
+    out = covered ? allocUnzeroed(n) : new Uint8Array(n).fill(255);
   }
   if (!inside) return out;
   const tw = grid.tileWidth;
@@ -63,10 +64,4 @@ export async function readWindow(
   }
   await Promise.all(copies);
   return out;
-}
-
-/** A plain Uint8Array over fresh, unzeroed memory of its own (never Buffer's shared pool: it may be transferred). */
-function uninitialised(n: number): Uint8Array {
-  const b = Buffer.allocUnsafeSlow(n);
-  return new Uint8Array(b.buffer, b.byteOffset, b.byteLength);
 }

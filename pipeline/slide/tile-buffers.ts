@@ -9,12 +9,20 @@ const owned = new WeakSet<ArrayBufferLike>();
 const free = new Map<number, Uint8Array[]>();
 const MAX_FREE_PER_SIZE = 32;
 
-/** Unzeroed memory of its own (never Buffer's shared pool): the caller overwrites every byte. */
+/**
+ * A plain Uint8Array over fresh, unzeroed memory of its own (never Buffer's shared pool, so it can be
+ * transferred or recycled whole): for callers that overwrite every byte.
+ */
+export function allocUnzeroed(n: number): Uint8Array {
+  const b = Buffer.allocUnsafeSlow(n);
+  return new Uint8Array(b.buffer, b.byteOffset, n);
+}
+
+/** Unzeroed memory of its own: the caller overwrites every byte. */
 export function allocTileBuffer(n: number): Uint8Array {
   const reused = free.get(n)?.pop();
   if (reused) return reused;
-  const b = Buffer.allocUnsafeSlow(n);
-  const u = new Uint8Array(b.buffer, b.byteOffset, n);
+  const u = allocUnzeroed(n);
   owned.add(u.buffer);
   return u;
 }
@@ -43,9 +51,9 @@ export function allocReadBuffer(length: number): Uint8Array {
   while (capacity < length) capacity *= 2;
   const reused = freeRead.get(capacity)?.pop();
   if (reused) return new Uint8Array(reused, 0, length);
-  const b = Buffer.allocUnsafeSlow(capacity);
-  ownedRead.add(b.buffer);
-  return new Uint8Array(b.buffer, b.byteOffset, length);
+  const fresh = allocUnzeroed(capacity);
+  ownedRead.add(fresh.buffer);
+  return fresh.subarray(0, length);
 }
 
 /** Hands read bytes back once nothing reads them any more (decoded into a buffer of its own). */
