@@ -16,6 +16,18 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const slide = path.resolve(repoRoot, '../shared/data/slides/CMU-1-Small-Region.svs');
 const wsi = path.join(repoRoot, 'bin/wsi.js');
 
+/** Cells and per-slide counts a `wsi count <slide>` run left in its store. */
+function rows(db: string) {
+  const d = new Database(db, { readonly: true });
+  try {
+    const cells = d.prepare('SELECT x, y FROM cells').all() as { x: number; y: number }[];
+    const counts = d.prepare('SELECT count FROM counts').all() as { count: number }[];
+    return { cells, counts };
+  } finally {
+    d.close();
+  }
+}
+
 describe('region parsing and tiling', () => {
   it('covers a region with cropped edge tiles and refuses regions outside the slide', () => {
     const tiles = tileGrid({ x: 100, y: 50, width: 600, height: 300 }, 256);
@@ -34,15 +46,6 @@ describe('wsi count <slide> --region (CMU-1-Small-Region, 20×)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const cellsOf = (db: string) => {
-    const d = new Database(db, { readonly: true });
-    try {
-      return d.prepare('SELECT x, y FROM cells').all() as { x: number; y: number }[];
-    } finally {
-      d.close();
-    }
-  };
-
   it('counts each nucleus once whatever the tiling, inside the region, into the store', async () => {
     const region = '512,1024,512,512';
     const counts: number[] = [];
@@ -55,7 +58,7 @@ describe('wsi count <slide> --region (CMU-1-Small-Region, 20×)', () => {
           cwd: repoRoot,
         },
       );
-      const cells = cellsOf(db);
+      const { cells } = rows(db);
       expect(cells.every((c) => c.x >= 512 && c.x < 1024 && c.y >= 1024 && c.y < 1536)).toBe(true);
       counts.push(cells.length);
     }
@@ -72,16 +75,6 @@ describe('wsi count <slide> --tissue (CMU-1-Small-Region)', () => {
   });
   afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-  const rows = (db: string) => {
-    const d = new Database(db, { readonly: true });
-    try {
-      const cells = d.prepare('SELECT x, y FROM cells').all() as { x: number; y: number }[];
-      const counts = d.prepare('SELECT count FROM counts').all() as { count: number }[];
-      return { cells, counts };
-    } finally {
-      d.close();
-    }
-  };
   const args = (db: string) => [wsi, 'count', slide, '--tissue', '--tile', '256', '--db', db, '--quiet'];
 
   it('counts nuclei only in tiles with tissue, and a killed run resumes without duplicate cells', async () => {
