@@ -6,7 +6,8 @@ export npm_config_fund := false
 export npm_config_audit := false
 
 DEMO_OUT ?= out/demo
-APT_PACKAGES := openslide-tools python3-openslide libvips-tools python3-skimage python3-scipy chromium
+APT_PACKAGES := openslide-tools python3-openslide libvips-tools python3-skimage python3-scipy chromium \
+  redis-server orthanc orthanc-dicomweb orthanc-wsi python3-pydicom python3-shapely
 # References the benchmarks compare against: PyTorch CPU, OpenSlide's Deep Zoom example server.
 BENCH_APT_PACKAGES := python3-torch python3-flask python-openslide-examples
 
@@ -31,10 +32,13 @@ node_modules/.installed: package.json package-lock.json
 	  npm install --no-save --no-audit --no-fund; }
 	@touch $@
 
-# Oracles and browsers used by tests: OpenSlide (pixel oracle), libvips, scikit-image, Chromium (end-to-end).
+# Oracles, servers and browsers used by tests: OpenSlide (pixel oracle), libvips, scikit-image, pydicom, shapely,
+# Chromium (end-to-end), Redis (the queue), Orthanc with DICOMweb and its WSI dicomizer (DICOM slides).
 # Debian's python3 is /usr/bin/python3 (python3 on PATH may be another interpreter without these modules).
 test-deps:
-	@if ! /usr/bin/python3 -c 'import openslide, skimage, scipy' 2>/dev/null || ! command -v vips >/dev/null || ! test -x /usr/bin/chromium; then \
+	@if ! /usr/bin/python3 -c 'import openslide, skimage, scipy, pydicom, shapely' 2>/dev/null || ! command -v vips >/dev/null \
+	    || ! test -x /usr/bin/chromium || ! command -v redis-server >/dev/null || ! test -x /usr/sbin/Orthanc \
+	    || ! command -v OrthancWSIDicomizer >/dev/null || ! test -e /usr/share/orthanc/plugins/libOrthancDicomWeb.so; then \
 	  echo "installing test dependencies from Debian: $(APT_PACKAGES)"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $(APT_PACKAGES) >/dev/null; \
 	fi
