@@ -87,6 +87,8 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     if (argv[0] === 'train') return train(argv.slice(1));
+    if (argv[0] === 'train-he')
+      return (await import('../counting/he-train-run.ts')).runHeTraining(argv.slice(1)).then(() => 0); // issue 17
     const { runCount } = await import('../counting/count-run.ts');
     return runCount(argv);
   },

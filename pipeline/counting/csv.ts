@@ -22,6 +22,12 @@ export const COUNT_CSV_HEADER = [
   'field',
   'count',
   'mean_area',
+  'method',
+  'model',
+  'channel',
+  'focus',
+  'saturated',
+  'qc_flags',
 ] as const;
 
 export interface CountCsvRow {
@@ -35,6 +41,15 @@ export interface CountCsvRow {
   field?: number;
   count: number;
   meanArea?: number;
+  /** The counter that ran (he-watershed, density, watershed) and its model id (issue 17). */
+  method?: string;
+  modelId?: string;
+  /** Channel counted, e.g. '1 (DAPI)'. */
+  channel?: string;
+  focus?: number;
+  saturated?: number;
+  /** QC flags (qc.ts), set once the plate is complete. */
+  flags?: readonly string[];
 }
 
 /** The counts CSV: plate columns empty for images that are not from a plate; row/column 1-based. */
@@ -50,6 +65,12 @@ export function countsCsv(rows: readonly CountCsvRow[]): string {
       r.field,
       r.count,
       r.meanArea,
+      r.method,
+      r.modelId,
+      r.channel,
+      r.focus,
+      r.saturated,
+      r.flags?.join('+'),
     ]);
   }
   return out;
