@@ -39,13 +39,16 @@ export async function fileLayout(file: string): Promise<FileLayout> {
   await checkFile(file);
   try {
     const m = await sharp(file).metadata();
-    const samples = (m.channels ?? 1) - (m.hasAlpha ? 1 : 0);
+    // A second sample of a grey TIFF is tagged as an extra sample, which libvips reports as alpha:
+    // for channel choice every sample counts.
+    const samples = m.channels ?? 1;
+    const colour = samples - (m.hasAlpha ? 1 : 0);
     const bitDepth = m.depth === 'ushort' || m.depth === 'short' ? 16 : 8;
     return {
       pages: m.pages ?? 1,
       samples,
       bitDepth,
-      rgb: bitDepth === 8 && samples >= 3 && (m.pages ?? 1) === 1,
+      rgb: bitDepth === 8 && colour >= 3 && (m.pages ?? 1) === 1,
     };
   } catch (err) {
     throw new SlideFormatError(`${file} is not a readable image (${(err as Error).message.split('\n')[0]})`);

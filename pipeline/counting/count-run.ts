@@ -9,7 +9,6 @@ import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { createPool, defaultWorkerCount } from '../pool.ts';
 import { createProgress } from '../progress.ts';
-import { openSlide } from '../slide/index.ts';
 import {
   countsOfRun,
   deleteCells,
@@ -25,7 +24,6 @@ import {
   markSlideDone,
   openStore,
   type Store,
-  upsertSlide,
 } from '../store/index.ts';
 import { fieldQcOfRun, upsertFieldQc } from '../store/plate-qc-queries.ts';
 // issue 17: auto method, plate layouts and channels, per-field QC and per-well results
@@ -41,6 +39,7 @@ import {
 } from './count-run-fields.ts';
 import { type CountCsvRow, countsCsv } from './csv.ts';
 import { DEFAULT_DENSITY_MODEL, loadDensityModel } from './density-io.ts';
+import { registerField } from './field-slide.ts';
 import { DEFAULT_HE_MODEL, loadHeModel } from './he-counter.ts';
 import { writePlateHeatmap } from './heatmap.ts';
 import { aggregateWells, compileWellPattern, type FieldCount, type PlateFormat } from './plate.ts';
@@ -183,10 +182,8 @@ export async function runCount(argv: string[]): Promise<number> {
         };
         let slideId: string | undefined;
         if (store && run) {
-          const slide = await openSlide(file);
-          slideId = upsertSlide(store, slide);
+          slideId = await registerField(store, file); // issue 17: also 16-bit / multi-channel TIFF fields
           slideIds[i] = slideId; // issue 17
-          await slide.close();
           const done = previous.get(slideId);
           if (done && isSlideDone(store, run.runId, slideId)) {
             rows[i] = {

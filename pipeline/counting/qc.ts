@@ -94,8 +94,11 @@ export function flagFields(fields: readonly QcField[]): QcFlag[][] {
   const flags: QcFlag[][] = fields.map(() => []);
   const byPlate = new Map<string, number[]>();
   fields.forEach((f, i) => {
-    const k = f.plate ?? '';
-    byPlate.set(k, [...(byPlate.get(k) ?? []), i]);
+    if (f.count === 0) flags[i].push('empty');
+    if (f.saturated !== undefined && f.saturated > SATURATED_FRACTION) flags[i].push('saturated');
+    // Focus is judged against the plate only: a folder of unrelated images has no common reference.
+    if (f.plate !== undefined && f.well !== undefined)
+      byPlate.set(f.plate, [...(byPlate.get(f.plate) ?? []), i]);
   });
   for (const idx of byPlate.values()) {
     const foci = idx
@@ -104,10 +107,8 @@ export function flagFields(fields: readonly QcField[]): QcFlag[][] {
     const ref = foci.length ? median(foci) : Number.NaN;
     for (const i of idx) {
       const f = fields[i];
-      if (f.count === 0) flags[i].push('empty');
-      else if (Number.isFinite(ref) && Number.isFinite(f.focus) && f.focus! < FOCUS_RATIO * ref)
+      if (f.count > 0 && Number.isFinite(ref) && Number.isFinite(f.focus) && f.focus! < FOCUS_RATIO * ref)
         flags[i].push('out_of_focus');
-      if (f.saturated !== undefined && f.saturated > SATURATED_FRACTION) flags[i].push('saturated');
     }
   }
   const byWell = new Map<string, number[]>();
