@@ -36,6 +36,7 @@ import {
   fieldTask,
   methodSummary,
   resumedColumns,
+  throughput,
 } from './count-run-fields.ts';
 import { type CountCsvRow, countsCsv } from './csv.ts';
 import { DEFAULT_DENSITY_MODEL, loadDensityModel } from './density-io.ts';
@@ -161,6 +162,7 @@ export async function runCount(argv: string[]): Promise<number> {
   const rows: (CountCsvRow | undefined)[] = new Array(images.length);
   const pool = createPool({ workers });
   const progress = createProgress({ total: images.length, label: 'count', unit: 'images', quiet });
+  const started = performance.now(); // issue 17: images/s in the summary
   try {
     const previous = new Map(store && run ? countsOfRun(store, run.runId).map((r) => [r.slideId, r]) : []);
     const previousQc = store && run ? fieldQcOfRun(store, run.runId) : new Map(); // issue 17
@@ -266,7 +268,12 @@ export async function runCount(argv: string[]): Promise<number> {
         `counted ${images.length} images (${wells.length} wells) → ${out}${store && run ? `; run ${run.runId} in ${db}` : ''}\n`,
       );
       // issue 17: which counter ran, which channel, QC and per-well results.
-      for (const line of [methodSummary(done), plan.note, ...plateResults.summary])
+      for (const line of [
+        throughput(images.length, started),
+        methodSummary(done),
+        plan.note,
+        ...plateResults.summary,
+      ])
         if (line) process.stderr.write(`${line}\n`);
     }
     return 0;

@@ -177,3 +177,42 @@ export function plateStatsOfRun(
     negativeMean: number | null;
   }[];
 }
+
+/** What the plate view shows beyond counts: Z′, plate-map roles and conditions, per-field QC flags. */
+export interface PlateQc {
+  zPrime: number | null;
+  wells: Record<
+    string,
+    {
+      condition: string | null;
+      concentration: number | null;
+      role: string | null;
+      fieldsUsed: number;
+      mean: number | null;
+      sd: number | null;
+      cv: number | null;
+      flagged: { field: number; flags: string[] }[];
+    }
+  >;
+}
+
+export function plateQc(store: Store, runId: number, plate: string): PlateQc {
+  const z = store.db
+    .prepare('SELECT z_prime AS zPrime FROM plate_stats WHERE run_id = ? AND plate = ?')
+    .get(runId, plate) as { zPrime: number | null } | undefined;
+  const wells: PlateQc['wells'] = {};
+  for (const w of wellStatsOfRun(store, runId)) {
+    if (w.plate !== plate) continue;
+    wells[w.well] = {
+      condition: w.condition,
+      concentration: w.concentration,
+      role: w.role,
+      fieldsUsed: w.fieldsUsed,
+      mean: w.mean,
+      sd: w.sd,
+      cv: w.cv,
+      flagged: w.counts.filter((c) => c.flags.length).map((c) => ({ field: c.field, flags: c.flags })),
+    };
+  }
+  return { zPrime: z?.zPrime ?? null, wells };
+}

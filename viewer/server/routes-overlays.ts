@@ -1,4 +1,5 @@
 /** Routes for overlays from the store: patch heatmaps, cells by viewport box, top attention, plates. */
+import { plateQc } from '../../pipeline/store/plate-qc-queries.ts';
 import {
   cellsInBox,
   listPlateRuns,
@@ -116,6 +117,7 @@ export const OVERLAY_ROUTES: [RegExp, Handler][] = [
         max: Math.max(...wells.map((w) => w.count)),
         stops: VIRIDIS_CSS_STOPS,
         wells,
+        qc: plateQc(ctx.store, runId, plate), // issue 17: Z′, plate map, QC flags
       });
     },
   ],
