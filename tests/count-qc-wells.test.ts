@@ -1,3 +1,4 @@
+import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderInstrumentField } from '../fixtures/plate/instrument.ts';
 import { flagFields, measureField, robustZ } from '../pipeline/counting/qc.ts';
@@ -10,6 +11,9 @@ import {
   zPrime,
 } from '../pipeline/counting/wells.ts';
 import { ConfigError } from '../pipeline/errors.ts';
+import { beginRun, openStore } from '../pipeline/store/index.ts';
+import { plateQc, replacePlateResults, wellStatsOfRun } from '../pipeline/store/plate-qc-queries.ts';
+import { tempDir } from './helpers/paths.ts';
 
 const gray = (c: { data: Uint16Array; width: number; height: number }) => ({
   data: Float32Array.from(c.data, (v) => v / 65535),
@@ -134,5 +138,46 @@ describe('per-well statistics and the plate map', () => {
       'plate,well,row,column,condition,concentration,role,fields,fields_used,counts_per_field,flags,mean,sd,cv',
     );
     expect(csv[1]).toBe('p,A01,1,1,DMSO,0,negative,3,2,100;110;5,f3:out_of_focus,105,7.071,0.067');
+  });
+});
+
+describe('store: per-well statistics and Z′ for the plate view (migration 004)', () => {
+  it('round-trips well stats, plate Z′ and field flags, and serves them as the plate view reads them', () => {
+    const tmp = tempDir('plate-qc-store');
+    const store = openStore(path.join(tmp.path, 'r.sqlite'));
+    try {
+      const run = beginRun(store, 'count', { test: 1 });
+      const map = parsePlateMap(
+        'well,condition,concentration,role\nA01,DMSO,0,negative\nA02,DMSO,0,negative\n',
+      );
+      const wells = wellStats(
+        [
+          { plate: 'p', well: 'A01', row: 0, col: 0, field: 1, count: 10, flags: [] },
+          { plate: 'p', well: 'A01', row: 0, col: 0, field: 2, count: 2, flags: ['out_of_focus'] },
+          { plate: 'p', well: 'A02', row: 0, col: 1, field: 1, count: 12, flags: [] },
+        ],
+        map,
+      );
+      replacePlateResults(store, run.runId, wells, plateStats(wells));
+      const qc = plateQc(store, run.runId, 'p');
+      expect(qc.zPrime).toBeNull(); // no positive controls
+      expect(qc.wells.A01).toEqual({
+        condition: 'DMSO',
+        concentration: 0,
+        role: 'negative',
+        fieldsUsed: 1,
+        mean: 10,
+        sd: null,
+        cv: null,
+        flagged: [{ field: 2, flags: ['out_of_focus'] }],
+      });
+      expect(wellStatsOfRun(store, run.runId)).toHaveLength(2);
+      // Replacing is idempotent (a resumed run rewrites its results).
+      replacePlateResults(store, run.runId, wells, plateStats(wells));
+      expect(wellStatsOfRun(store, run.runId)).toHaveLength(2);
+    } finally {
+      store.close();
+      tmp.cleanup();
+    }
   });
 });
