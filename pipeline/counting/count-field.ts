@@ -64,7 +64,8 @@ export async function countField(
   if (task.channelInFile === undefined && (await fileLayout(task.path)).rgb) {
     rgb = await readImage(task.path);
     kind = imageKind(rgb);
-    gray = selectChannel(rgb, 'grey');
+    // QC measures: the stain channel of a fluorescence image (saturation is per channel), else luminance.
+    gray = selectChannel(rgb, kind === 'fluorescence' ? 'brightest' : 'grey');
   } else {
     gray = await readChannel(task.path, task.channelInFile ?? 0);
     kind = 'channel';
