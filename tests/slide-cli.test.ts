@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -163,6 +164,18 @@ describe('wsi info / region / thumbnail', () => {
     expect(r.code).toBe(0);
     const m = await sharp(out).metadata();
     expect([m.width, m.height]).toEqual([Math.round((2220 * 300) / 2967), 300]);
+  });
+
+  it('reports an output path it cannot write as FileAccessError in one line, not an unexpected error', () => {
+    const blocker = path.join(tmp.path, 'a-file');
+    writeFileSync(blocker, 'x');
+    const box = ['--x', '0', '--y', '0', '--width', '8', '--height', '8', '--level', '0'];
+    for (const out of [path.join(blocker, 'r.png'), path.join(blocker, 'deeper', 'r.png')]) {
+      const r = wsi('region', CMU_SLIDE, ...box, '-o', out);
+      expect(r.code).toBe(1);
+      expect(r.stderr.trim().split('\n')).toHaveLength(1);
+      expect(r.stderr).toMatch(/FileAccessError: mkdir .*a-file/);
+    }
   });
 
   it('reports a missing path and a non-slide file in one line, exit 1, no stack', () => {
