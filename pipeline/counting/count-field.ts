@@ -83,7 +83,7 @@ export async function countField(
       break;
     }
     case 'density': {
-      if (!task.modelDir) throw new Error('density counting needs a model directory');
+      if (!task.modelDir) throw new ConfigError('density counting needs a model directory (--model DIR)');
       const m = await loadModel(task.modelDir);
       r = countDensity(m, rgb ?? asBlue(gray));
       modelId = densityModelId(task.modelDir);

@@ -6,7 +6,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { ConfigError } from '../errors.ts';
-import { csvLine } from './csv.ts';
+import { csvLine } from '../io/csv.ts';
 import { wellId } from './plate.ts';
 
 export type Role = 'positive' | 'negative' | 'sample' | 'empty';
@@ -239,6 +239,11 @@ export function conditionStats(wells: readonly WellStats[]): ConditionStats[] {
     );
 }
 
+/** Means and spreads to 3 decimals in the CSVs (the store keeps full precision). */
+function round3(v: number | undefined): number | undefined {
+  return v === undefined ? undefined : Math.round(v * 1000) / 1000;
+}
+
 export const WELLS_CSV_HEADER = [
   'plate',
   'well',
@@ -275,9 +280,9 @@ export function wellsCsv(wells: readonly WellStats[]): string {
         .filter((c) => c.flags.length)
         .map((c) => `f${c.field}:${c.flags.join('+')}`)
         .join(';'),
-      w.mean,
-      w.sd,
-      w.cv,
+      round3(w.mean),
+      round3(w.sd),
+      round3(w.cv),
     ]);
   }
   return out;
@@ -299,11 +304,11 @@ export function platesCsv(plates: readonly PlateStats[]): string {
       p.plate,
       p.zPrime,
       p.positive.wells,
-      p.positive.mean,
-      p.positive.sd,
+      round3(p.positive.mean),
+      round3(p.positive.sd),
       p.negative.wells,
-      p.negative.mean,
-      p.negative.sd,
+      round3(p.negative.mean),
+      round3(p.negative.sd),
     ]);
   }
   return out;
