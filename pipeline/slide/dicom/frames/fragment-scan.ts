@@ -7,7 +7,7 @@
 import { MissingFrameError, SlideFormatError } from '../../../errors.ts';
 import { type ByteRange, type FrameIndex, isSequenceDelimiter, itemLength } from './types.ts';
 
-function opensCodestream(b: Uint8Array): boolean {
+export function opensCodestream(b: Uint8Array): boolean {
   if (b.length < 4) return false;
   if (b[0] === 0xff && (b[1] === 0xd8 || b[1] === 0x4f)) return true;
   return b[0] === 0 && b[1] === 0 && b[2] === 0 && b[3] === 0x0c;

@@ -10,7 +10,7 @@ import type { PixelDataInfo } from '../parse.ts';
 import { T } from '../tags.ts';
 import { basicOffsetTableIndex } from './basic-offset-table.ts';
 import { extendedOffsetTableIndex } from './extended-offset-table.ts';
-import { scanFragments } from './fragment-scan.ts';
+import { opensCodestream, scanFragments } from './fragment-scan.ts';
 import { nativeFrameIndex } from './native-frames.ts';
 import { type ByteRange, type FrameIndex, itemLength } from './types.ts';
 
@@ -79,15 +79,9 @@ export async function readIndexedFrame(
   where: string,
 ): Promise<Uint8Array> {
   const start = index.start[i];
-  let end = index.end[i];
+  const end = index.end[i];
   if (!index.encapsulated) return read(start, end - start);
-  if (Number.isNaN(end)) {
-    const head = await read(start, 8);
-    const len = itemLength(head, 0);
-    if (len === undefined)
-      throw new SlideFormatError(`${where}: frame ${i + 1} has no item header at byte ${start}`);
-    end = start + 8 + len;
-  }
+  if (Number.isNaN(end)) return readOpenEndedFrame(start, i, read, where);
   const buf = await read(start, end - start);
   const first = itemLength(buf, 0);
   if (first === undefined)
@@ -102,4 +96,37 @@ export async function readIndexedFrame(
     o += 8 + len;
   }
   return Buffer.concat(parts);
+}
+
+/**
+ * The last frame of a basic offset table: its fragments run to the sequence delimiter or to the next
+ * fragment that opens a codestream, whichever comes first (read header by header).
+ */
+async function readOpenEndedFrame(
+  start: number,
+  i: number,
+  read: ByteRange,
+  where: string,
+): Promise<Uint8Array> {
+  const parts: Uint8Array[] = [];
+  let o = start;
+  for (;;) {
+    let head: Uint8Array;
+    try {
+      head = (await read(o, 12)).slice();
+    } catch (err) {
+      if (parts.length > 0) break; // the file ends right after the last fragment
+      throw err;
+    }
+    const len = itemLength(head, 0);
+    if (len === undefined) {
+      if (parts.length === 0)
+        throw new SlideFormatError(`${where}: frame ${i + 1} has no item header at byte ${start}`);
+      break;
+    }
+    if (parts.length > 0 && opensCodestream(head.subarray(8))) break;
+    parts.push((await read(o + 8, len)).slice());
+    o += 8 + len;
+  }
+  return parts.length === 1 ? parts[0] : Buffer.concat(parts);
 }
