@@ -3,7 +3,7 @@
  * JPEG 2000 (wasm OpenJPEG), native samples. Photometric interpretation decides the colour path:
  * JPEG RGB frames get the Adobe "no transform" marker (as TIFF photometric RGB); YBR_FULL(_422) JPEG
  * is libjpeg's usual YCbCr; YBR_ICT / YBR_RCT JPEG 2000 are undone by OpenJPEG's inverse MCT; JPEG 2000
- * or native YBR_FULL is converted here.
+ * or native YBR_FULL is converted here (JPEG 2000 labelled YBR_FULL_422 is read as its codestream says).
  */
 import { SlideFormatError } from '../../errors.ts';
 import type { CodecRegistry } from '../codec/registry.ts';
@@ -74,7 +74,9 @@ export async function decodeFrame(
   if (inst.encoding === 'jpeg') {
     decoded = await (await codecs.get(TIFF_JPEG)).decode(bytes, params);
   } else if (inst.encoding === 'jpeg2000') {
-    const ycbcr = inst.photometric === 'YBR_FULL' || inst.photometric === 'YBR_FULL_422';
+    // Only YBR_FULL means YCbCr components without the codestream's own MCT. YBR_FULL_422 is not
+    // valid for JPEG 2000 (PS3.5 8.2.4); Orthanc's dicomizer writes it over RGB codestreams.
+    const ycbcr = inst.photometric === 'YBR_FULL';
     decoded = await (await codecs.get(ycbcr ? TIFF_J2K_YCBCR : TIFF_J2K_RGB)).decode(bytes, params);
   } else {
     decoded = decodeNative(inst, bytes);
