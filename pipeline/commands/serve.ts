@@ -7,7 +7,7 @@ import { extname, join, resolve } from 'node:path';
 import { startViewer } from '../../viewer/server/app.ts';
 import { numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError, WsiError } from '../errors.ts';
-import { openSlide } from '../slide/index.ts';
+import { isDicomSeriesFolder, openSlide } from '../slide/index.ts';
 import { openStore } from '../store/db.ts';
 import { upsertSlide } from '../store/slides.ts';
 import type { Command } from './types.ts';
@@ -30,7 +30,8 @@ export function listSlideFiles(paths: string[]): string[] {
     } catch {
       throw new ConfigError(`--slides: no such file or directory: ${p}`);
     }
-    if (st.isDirectory()) {
+    if (st.isDirectory() && isDicomSeriesFolder(p, SLIDE_EXTENSIONS)) files.push(resolve(p));
+    else if (st.isDirectory()) {
       for (const f of readdirSync(p).sort()) {
         if (SLIDE_EXTENSIONS.has(extname(f).toLowerCase())) files.push(resolve(p, f));
       }
