@@ -2,6 +2,7 @@
 import { standaloneJpeg } from '../codec/jpeg.ts';
 import type { CodecRegistry } from '../codec/registry.ts';
 import type { LevelSource } from '../level.ts';
+import { recycleReadBuffer } from '../tile-buffers.ts';
 import { codecParams, decodeFrame } from './decode-frame.ts';
 import type { ImageData } from './image-data.ts';
 import type { WsiInstance } from './instance.ts';
@@ -33,11 +34,12 @@ export function createDicomLevel(
     ...grid,
     async readRawTile(col, row) {
       const f = frameOf(col, row);
-      return f ? data.readFrame(f.inst, f.frame) : new Uint8Array(0);
+      return f ? (await data.readFrame(f.inst, f.frame)).slice() : new Uint8Array(0);
     },
     async readStandaloneTile(col, row) {
       const f = frameOf(col, row);
       if (!f || f.inst.encoding !== 'jpeg' || f.inst.samplesPerPixel !== 3) return undefined;
+      // standaloneJpeg builds a new stream (Buffer.concat): nothing of the read buffer escapes.
       const jpeg = standaloneJpeg(await data.readFrame(f.inst, f.frame), codecParams(f.inst));
       return jpeg && { bytes: jpeg, mime: 'image/jpeg' };
     },
@@ -49,7 +51,12 @@ export function createDicomLevel(
         white ??= new Uint8Array(grid.tileWidth * grid.tileHeight * 3).fill(255);
         return white;
       }
-      return decodeFrame(f.inst, await data.readFrame(f.inst, f.frame, signal), codecs);
+      const bytes = await data.readFrame(f.inst, f.frame, signal);
+      const tile = await decodeFrame(f.inst, bytes, codecs);
+      // The compressed bytes can be reused unless the tile is a view of them (native RGB). They sit
+      // after the item header (offset 8): hand back the whole read buffer, which nothing else holds.
+      if (tile.buffer !== bytes.buffer) recycleReadBuffer(new Uint8Array(bytes.buffer, 0, 0));
+      return tile;
     },
   };
 }

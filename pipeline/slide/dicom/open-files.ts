@@ -71,8 +71,8 @@ function fileImageData(files: readonly FileInstance[]): ImageData {
     async readFrame(inst, frame) {
       const f = byInstance.get(inst);
       if (!f) throw new SlideFormatError(`${inst.where}: not an open instance`);
-      // Copy out of the recyclable read buffer: frames are cached raw by callers (hashing, passthrough).
-      return (await readIndexedFrame(f.index, frame, f.reader.read, inst.where)).slice();
+      // A view of a recyclable read buffer (tile-buffers.ts): the level copies what it hands out.
+      return readIndexedFrame(f.index, frame, f.reader.read, inst.where);
     },
     async close() {
       for (const f of files) f.reader.close();
