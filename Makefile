@@ -7,7 +7,7 @@ export npm_config_audit := false
 
 DEMO_OUT ?= out/demo
 APT_PACKAGES := openslide-tools python3-openslide libvips-tools python3-skimage python3-scipy chromium \
-  redis-server orthanc orthanc-dicomweb orthanc-wsi python3-pydicom python3-shapely
+  redis-server orthanc orthanc-dicomweb orthanc-wsi python3-pydicom python3-pil python3-shapely
 # References the benchmarks compare against: PyTorch CPU, OpenSlide's Deep Zoom example server.
 BENCH_APT_PACKAGES := python3-torch python3-flask python-openslide-examples
 
