@@ -79,7 +79,7 @@ export function expandSlidePaths(paths: readonly string[]): string[] {
     if (!existsSync(p)) throw new SlideNotFoundError(`no such slide or folder: ${p}`);
     if (statSync(p).isDirectory()) {
       // A folder of DICOM instances is one slide (a series), not a folder of slides.
-      if (isDicomSeriesFolder(p, SLIDE_EXTENSIONS)) {
+      if (isDicomSeriesFolder(p, (f) => SLIDE_EXTENSIONS.has(extname(f).toLowerCase()))) {
         out.push(resolve(p));
         continue;
       }

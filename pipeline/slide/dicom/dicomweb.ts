@@ -58,6 +58,15 @@ interface FetchedFrame {
 }
 
 export async function openDicomWeb(seriesUrl: string, options: OpenOptions): Promise<Slide> {
+  try {
+    return await openSeries(seriesUrl, options);
+  } catch (err) {
+    if (err instanceof WsiError) throw err;
+    throw new SlideFormatError(`${seriesUrl}: ${(err as Error).message}`, { cause: err });
+  }
+}
+
+async function openSeries(seriesUrl: string, options: OpenOptions): Promise<Slide> {
   const base = seriesUrl.replace(/\/+$/, '');
   const limit = limiter(MAX_IN_FLIGHT);
 

@@ -3,7 +3,6 @@
  * it), a folder, or a list of files. Headers are read by ranges, frames are indexed once per
  * instance and read by range on demand.
  */
-import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { DicomNotSlideError, SlideFormatError, SlideNotFoundError, WsiError } from '../../errors.ts';
@@ -165,32 +164,4 @@ async function seriesOf(file: string): Promise<string | undefined> {
   } finally {
     reader.close();
   }
-}
-
-/**
- * Whether a folder is one DICOM slide (for commands that expand folders into slides): it holds
- * .dcm files, or files with the DICM preamble, and nothing with a slide-file extension.
- */
-export function isDicomSeriesFolder(dir: string, slideExtensions: ReadonlySet<string>): boolean {
-  let names: string[];
-  try {
-    names = readdirSync(dir);
-  } catch {
-    return false;
-  }
-  if (names.some((n) => slideExtensions.has(path.extname(n).toLowerCase()))) return false;
-  return names.some((n) => {
-    if (n.toLowerCase().endsWith('.dcm')) return true;
-    try {
-      const fd = openSync(path.join(dir, n), 'r');
-      try {
-        const head = new Uint8Array(132);
-        return readSync(fd, head, 0, 132, 0) === 132 && hasPreamble(head);
-      } finally {
-        closeSync(fd);
-      }
-    } catch {
-      return false;
-    }
-  });
 }
