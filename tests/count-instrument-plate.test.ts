@@ -59,7 +59,8 @@ function zPrimeByHand(t: InstrumentPlate): number {
   return 1 - (3 * (p.s + n.s)) / Math.abs(p.m - n.m);
 }
 
-describe('wsi count on synthetic 384-well plates as instruments write them', () => {
+// Each case runs the whole batch counter (pool start-up included): minutes, not seconds, on a loaded machine.
+describe('wsi count on synthetic 384-well plates as instruments write them', { timeout: 300_000 }, () => {
   const plates = new Map<InstrumentLayout, InstrumentPlate>();
   const dirOf = (l: InstrumentLayout) => path.join(tmp.path, l);
   beforeAll(() => {
