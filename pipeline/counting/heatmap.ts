@@ -10,7 +10,7 @@ function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-export function plateHeatmapSvg(wells: readonly WellAggregate[], format: PlateFormat, title: string): string {
+function plateHeatmapSvg(wells: readonly WellAggregate[], format: PlateFormat, title: string): string {
   const { rows, cols } = PLATE_SHAPE[format];
   const cell = format === 96 ? 36 : 20;
   const left = 30;
