@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import { viridisCss } from '../imaging/viridis.ts';
+import { saveImageFile } from '../slide/write-image.ts';
 import { PLATE_SHAPE, type PlateFormat, type WellAggregate } from './plate.ts';
 
 function escapeXml(s: string): string {
@@ -68,7 +69,5 @@ export async function writePlateHeatmap(
   format: PlateFormat,
   title: string,
 ): Promise<void> {
-  await sharp(Buffer.from(plateHeatmapSvg(wells, format, title)))
-    .png()
-    .toFile(file);
+  await saveImageFile(sharp(Buffer.from(plateHeatmapSvg(wells, format, title))).png(), file);
 }
