@@ -1,7 +1,7 @@
 /** The counts CSV of `wsi count` (pipeline/io/csv.ts: RFC 4180, opens in a spreadsheet). */
 import { type CsvValue, csvTable } from '../io/csv.ts';
 
-export const COUNT_CSV_HEADER = [
+const COUNT_CSV_HEADER = [
   'image',
   'plate',
   'well',
