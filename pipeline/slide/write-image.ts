@@ -2,7 +2,7 @@
 import { mkdirSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import { ConfigError } from '../errors.ts';
-import { sharp } from './sharp-setup.ts';
+import { loadSharp } from './sharp-setup.ts';
 import type { RGBImage } from './types.ts';
 
 const FORMATS: Record<string, 'png' | 'jpeg' | 'tiff' | 'webp'> = {
@@ -23,6 +23,7 @@ export function imageFormatFor(path: string): 'png' | 'jpeg' | 'tiff' | 'webp' {
 export async function writeRgbImage(img: RGBImage, path: string): Promise<void> {
   const format = imageFormatFor(path);
   mkdirSync(dirname(path), { recursive: true });
+  const sharp = await loadSharp();
   await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
     .toFormat(format, format === 'jpeg' ? { quality: 92 } : {})
     .toFile(path);

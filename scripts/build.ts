@@ -1,0 +1,194 @@
+/**
+ * Compiles the CLI and the worker tasks to JavaScript in dist/, so `wsi` starts without transpiling
+ * TypeScript (bin/wsi.js uses it while it is fresh, see bin/fresh-build.mjs). Run by `make setup`:
+ *
+ *   npx tsx scripts/build.ts [--if-stale] [--quiet]
+ *
+ * One esbuild bundle with code splitting, all output files flat in dist/:
+ *   wsi.js             pipeline/cli.ts's `main` plus the command table: name, summary, lazy import
+ *   worker-<kind>.js   workers/<kind>.ts, loaded by workers/entry.mjs
+ *   chunk-*.js         shared modules and one chunk per command, loaded when that command runs
+ * npm packages stay external (native addons, tfjs, onnxruntime, piscina load from node_modules as before),
+ * except the pure-JS TIFF parser geotiff and its dependencies (INLINE): bundled, they cost `wsi info` about
+ * half as much to load as ~45 separate ES modules do, and keep the evaluation order that
+ * slide/tiff/worker-threads-shim.ts relies on. Their files are recorded like ours, so an npm update
+ * makes the build stale.
+ * Each source's `import.meta.url` is rewritten to that source's own URL, so paths it resolves against it
+ * (schemas/, models/, viewer/, workers/entry.mjs) are the same as when it runs from the sources.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { dirname, join, relative, sep } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { parseArgs } from 'node:util';
+import { build, type Plugin } from 'esbuild';
+import {
+  type BuildManifest,
+  checkBuild,
+  DIST_DIR,
+  LISTED_DIRS,
+  listSources,
+  MANIFEST_FILE,
+  MANIFEST_FORMAT,
+  ROOT,
+} from '../bin/fresh-build.mjs';
+import { readCommandSummaries } from '../pipeline/command-index.ts';
+import type { Command } from '../pipeline/commands/types.ts';
+
+const ENTRY_MODULE = 'wsi-build:cli-entry';
+/** Packages bundled into dist/ (pure JS, no files of their own read at run time on our code paths). */
+const INLINE = /^(geotiff|web-worker|@petamoriken\/float16|xml-utils|quick-lru)(\/|$)/;
+const THIS_FILE = fileURLToPath(import.meta.url);
+
+const toPosix = (p: string) => p.split(sep).join('/');
+const rel = (abs: string) => toPosix(relative(ROOT, abs));
+
+/** mtime of each source as it was before the build read it (first stat wins: a later edit makes it stale). */
+class SourceTimes {
+  readonly times: Record<string, number> = {};
+  record(abs: string): void {
+    this.times[rel(abs)] ??= statSync(abs).mtimeMs;
+  }
+}
+
+/**
+ * The command table as an ES module: summaries as literals (read from the source text, or by importing
+ * the command once here when it is not a literal), each command behind a dynamic import, so esbuild puts
+ * it in its own chunk and `wsi --help` loads none of them.
+ */
+async function commandTableModule(times: SourceTimes): Promise<string> {
+  const lines = [`export { main } from ${JSON.stringify(toPosix(join(ROOT, 'pipeline/cli.ts')))};`];
+  lines.push('export const commands = [');
+  for (const dir of LISTED_DIRS) for (const f of listSources(dir)) times.record(join(ROOT, dir, f));
+  for (const { name, path, summary } of readCommandSummaries()) {
+    let line = summary;
+    if (line === undefined) {
+      const mod = (await import(pathToFileURL(path).href)) as { command?: Command };
+      if (!mod.command) continue;
+      line = mod.command.summary;
+    }
+    const spec = JSON.stringify(toPosix(path));
+    lines.push(
+      `  { name: ${JSON.stringify(name)}, summary: ${JSON.stringify(line)}, load: () => import(${spec}) },`,
+    );
+  }
+  lines.push('];');
+  return `${lines.join('\n')}\n`;
+}
+
+/** Loads our own sources: records their mtimes and points `import.meta.url` at the source file. */
+function sourcesPlugin(times: SourceTimes, tableModule: string): Plugin {
+  return {
+    name: 'wsi-sources',
+    setup(b) {
+      b.onResolve({ filter: /^wsi-build:/ }, (args) => ({ path: args.path, namespace: 'wsi-build' }));
+      b.onLoad({ filter: /.*/, namespace: 'wsi-build' }, () => ({
+        contents: tableModule,
+        resolveDir: ROOT,
+        loader: 'js',
+      }));
+      // Bare specifiers (npm packages, node: builtins) stay imports, resolved from dist/ at run time.
+      b.onResolve({ filter: /^[^./]/ }, (args) =>
+        args.namespace === 'file' && !INLINE.test(args.path)
+          ? { path: args.path, external: true }
+          : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'file' }, (args) => {
+        times.record(args.path);
+        // Packages and non-code files (JSON) are recorded above and then loaded by esbuild as usual.
+        if (args.path.includes(`${sep}node_modules${sep}`) || !/\.[cm]?[jt]s$/.test(args.path))
+          return undefined;
+        let contents = readFileSync(args.path, 'utf8');
+        if (contents.includes('import.meta.')) {
+          // Relative to the output file (every output is directly in dist/), so the tree can move as a whole.
+          const fromDist = JSON.stringify(toPosix(relative(DIST_DIR, args.path)));
+          const url = `new URL(${fromDist}, import.meta.url).href`;
+          contents = contents
+            .replaceAll('import.meta.url', url)
+            .replaceAll('import.meta.filename', `__wsiFileURLToPath(${url})`)
+            .replaceAll('import.meta.dirname', `__wsiDirname(__wsiFileURLToPath(${url}))`);
+          // Same line as the source's first line, so source-map line numbers stay right.
+          if (contents.includes('__wsi'))
+            contents = `import { fileURLToPath as __wsiFileURLToPath } from 'node:url'; import { dirname as __wsiDirname } from 'node:path'; ${contents}`;
+        }
+        const loader = /\.[cm]?ts$/.test(args.path) ? 'ts' : 'js';
+        return { contents, loader };
+      });
+    },
+  };
+}
+
+/** Builds into a private folder beside dist/ and swaps it in, so no run ever sees half a build. */
+export async function buildDist(): Promise<{ manifest: BuildManifest; files: number; ms: number }> {
+  const t0 = performance.now();
+  const times = new SourceTimes();
+  times.record(THIS_FILE);
+  const tableModule = await commandTableModule(times);
+  const workers = listSources('workers').map((f) => f.slice(0, -3));
+  const result = await build({
+    entryPoints: [
+      { in: ENTRY_MODULE, out: 'wsi' },
+      ...workers.map((kind) => ({ in: join(ROOT, 'workers', `${kind}.ts`), out: `worker-${kind}` })),
+    ],
+    outdir: DIST_DIR,
+    bundle: true,
+    splitting: true,
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    // Error classes name themselves with new.target.name: keep names esbuild would otherwise suffix.
+    keepNames: true,
+    sourcemap: 'linked',
+    sourcesContent: false,
+    write: false,
+    logLevel: 'warning',
+    plugins: [sourcesPlugin(times, tableModule)],
+  });
+  const manifest: BuildManifest = {
+    format: MANIFEST_FORMAT,
+    entry: 'wsi.js',
+    workers: Object.fromEntries(workers.map((kind) => [kind, `worker-${kind}.js`])),
+    sources: times.times,
+    listings: Object.fromEntries(LISTED_DIRS.map((dir) => [dir, listSources(dir)])),
+  };
+
+  const tmp = join(ROOT, `.dist-build-${process.pid}-${randomBytes(3).toString('hex')}`);
+  const old = `${tmp}-old`;
+  try {
+    for (const f of result.outputFiles) {
+      const out = join(tmp, relative(DIST_DIR, f.path));
+      mkdirSync(dirname(out), { recursive: true });
+      writeFileSync(out, f.contents);
+    }
+    writeFileSync(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
+    try {
+      renameSync(DIST_DIR, old);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+    }
+    try {
+      renameSync(tmp, DIST_DIR);
+    } catch (err) {
+      // Another build swapped its own (equally fresh) output in between: keep that one.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code !== 'ENOTEMPTY' && code !== 'EEXIST') throw err;
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+    rmSync(old, { recursive: true, force: true });
+  }
+  return { manifest, files: result.outputFiles.length, ms: performance.now() - t0 };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
+  const { values } = parseArgs({ options: { 'if-stale': { type: 'boolean' }, quiet: { type: 'boolean' } } });
+  const say = (s: string) => values.quiet || process.stdout.write(`${s}\n`);
+  const check = checkBuild();
+  if (values['if-stale'] && check.fresh) {
+    say(`dist/: up to date (${check.sources} sources)`);
+  } else {
+    const { manifest, files, ms } = await buildDist();
+    const n = Object.keys(manifest.sources).length;
+    say(`dist/: compiled ${n} sources into ${files} files in ${Math.round(ms)} ms`);
+  }
+}
