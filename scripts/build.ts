@@ -187,8 +187,14 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
   if (values['if-stale'] && check.fresh) {
     say(`dist/: up to date (${check.sources} sources)`);
   } else {
-    const { manifest, files, ms } = await buildDist();
-    const n = Object.keys(manifest.sources).length;
-    say(`dist/: compiled ${n} sources into ${files} files in ${Math.round(ms)} ms`);
+    try {
+      const { manifest, files, ms } = await buildDist();
+      const n = Object.keys(manifest.sources).length;
+      say(`dist/: compiled ${n} sources into ${files} files in ${Math.round(ms)} ms`);
+    } catch (err) {
+      // esbuild has already printed the errors with their file and line; dist/ is left as it was.
+      process.stderr.write(`dist/: build failed: ${(err as Error).message.split('\n')[0]}\n`);
+      process.exitCode = 1;
+    }
   }
 }
