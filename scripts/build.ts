@@ -11,8 +11,8 @@
  * npm packages stay external (native addons, tfjs, onnxruntime, piscina load from node_modules as before),
  * except the pure-JS TIFF parser geotiff and its dependencies (INLINE): bundled, they cost `wsi info` about
  * half as much to load as ~45 separate ES modules do, and keep the evaluation order that
- * slide/tiff/worker-threads-shim.ts relies on. Their files are recorded like ours, so an npm update
- * makes the build stale.
+ * slide/tiff/worker-threads-shim.ts relies on. Their package.json files are recorded with our sources,
+ * so an npm update makes the build stale.
  * Each source's `import.meta.url` is rewritten to that source's own URL, so paths it resolves against it
  * (schemas/, models/, viewer/, workers/entry.mjs) are the same as when it runs from the sources.
  */
@@ -76,6 +76,12 @@ async function commandTableModule(times: SourceTimes): Promise<string> {
   return `${lines.join('\n')}\n`;
 }
 
+/** An inlined package's package.json (npm rewrites it on every install or update), for a file inside it. */
+function packageJsonOf(file: string): string | undefined {
+  const m = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(file);
+  return m ? join(m[1], 'package.json') : undefined;
+}
+
 /** Loads our own sources: records their mtimes and points `import.meta.url` at the source file. */
 function sourcesPlugin(times: SourceTimes, tableModule: string): Plugin {
   return {
@@ -94,7 +100,7 @@ function sourcesPlugin(times: SourceTimes, tableModule: string): Plugin {
           : undefined,
       );
       b.onLoad({ filter: /.*/, namespace: 'file' }, (args) => {
-        times.record(args.path);
+        times.record(packageJsonOf(args.path) ?? args.path);
         // Packages and non-code files (JSON) are recorded above and then loaded by esbuild as usual.
         if (args.path.includes(`${sep}node_modules${sep}`) || !/\.[cm]?[jt]s$/.test(args.path))
           return undefined;
