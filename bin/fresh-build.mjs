@@ -53,7 +53,7 @@ export function checkBuild(dir = DIST_DIR) {
   try {
     manifest = JSON.parse(readFileSync(join(dir, MANIFEST_FILE), 'utf8'));
   } catch (err) {
-    if (err.code === 'ENOENT') return { fresh: false, reason: 'no compiled build (run make setup)' };
+    if (err.code === 'ENOENT') return { fresh: false, reason: 'no compiled build in dist/' };
     return { fresh: false, reason: `unreadable ${MANIFEST_FILE}: ${err.message}` };
   }
   const reason = whyStale(manifest);

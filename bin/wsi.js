@@ -22,7 +22,9 @@ if (build.fresh) {
   cli = await import(build.entryUrl);
 } else {
   if (process.stderr.isTTY && build.reason !== 'WSI_FROM_SOURCE=1') {
-    process.stderr.write(`wsi: running from sources (slower start): ${build.reason}; make setup rebuilds\n`);
+    process.stderr.write(
+      `wsi: running the TypeScript sources (slower start): ${build.reason}; make setup compiles\n`,
+    );
   }
   const { register } = await import('tsx/esm/api');
   register();
