@@ -9,7 +9,7 @@
 import { pathToFileURL } from 'node:url';
 import { COMMAND_NAME, readCommandSummaries } from './command-index.ts';
 import type { Command } from './commands/types.ts';
-import { WsiError } from './errors.ts';
+import { asWsiError, WsiError } from './errors.ts';
 
 /** One entry of the command table: its name, its summary without importing it, and how to import it. */
 export interface CommandEntry {
@@ -67,7 +67,8 @@ export async function main(
   }
   try {
     return await cmd.run(rest);
-  } catch (err) {
+  } catch (caught) {
+    const err = asWsiError(caught);
     if (debug) {
       process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     } else if (err instanceof WsiError) {

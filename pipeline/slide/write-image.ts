@@ -1,7 +1,7 @@
 /** Writes an RGBImage to .png / .jpg / .tif / .webp (chosen by extension) with sharp. */
 import { mkdirSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, FileAccessError } from '../errors.ts';
 import { loadSharp } from './sharp-setup.ts';
 import type { RGBImage } from './types.ts';
 
@@ -24,7 +24,13 @@ export async function writeRgbImage(img: RGBImage, path: string): Promise<void> 
   const format = imageFormatFor(path);
   mkdirSync(dirname(path), { recursive: true });
   const sharp = await loadSharp();
-  await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
-    .toFormat(format, format === 'jpeg' ? { quality: 92 } : {})
-    .toFile(path);
+  try {
+    await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
+      .toFormat(format, format === 'jpeg' ? { quality: 92 } : {})
+      .toFile(path);
+  } catch (err) {
+    throw new FileAccessError(`cannot write ${path}: ${(err as Error).message.split('\n')[0]}`, {
+      cause: err,
+    });
+  }
 }
