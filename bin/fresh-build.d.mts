@@ -7,16 +7,21 @@ export interface BuildManifest {
   entry: string;
   /** Worker kind → compiled file, relative to dist/. */
   workers: Record<string, string>;
-  /** Source file (relative to the repository root) → its mtimeMs when the build read it. */
-  sources: Record<string, number>;
+  /** Every source file the build read (relative to the repository root; inlined packages by package.json). */
+  files: string[];
+  /** Each file's mtimeMs when the build read it. */
+  mtimes: number[];
   /** Listed folder → its .ts files when the build ran. */
   listings: Record<string, string[]>;
+  /** Indices into files: what `wsi --help` reads, and what `wsi <command>` can load. */
+  groups: { help: number[]; commands: Record<string, number[]> };
 }
 
 export type BuildCheck =
   | {
       fresh: true;
       dir: string;
+      /** Files checked. */
       sources: number;
       entryUrl: string;
       workerUrl(kind: string): string | undefined;
@@ -29,4 +34,4 @@ export const MANIFEST_FILE: string;
 export const MANIFEST_FORMAT: number;
 export const LISTED_DIRS: readonly string[];
 export function listSources(dir: string): string[];
-export function checkBuild(dir?: string): BuildCheck;
+export function checkBuild(options?: { dir?: string; command?: string; help?: boolean }): BuildCheck;

@@ -6,7 +6,11 @@
 import { checkBuild } from './fresh-build.mjs';
 
 const argv = process.argv.slice(2);
-const build = checkBuild();
+// The same command name cli.ts's main() will see: freshness is checked for what that run loads.
+const name = argv.find((a) => a !== '--debug');
+const build = checkBuild(
+  !name || ['--help', '-h', 'help'].includes(name) ? { help: true } : { command: name },
+);
 if (process.env.WSI_DEBUG_BUILD === '1') {
   process.stderr.write(
     build.fresh

@@ -18,10 +18,10 @@
  */
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { dirname, join, relative, sep } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseArgs } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import {
   type BuildManifest,
   checkBuild,
@@ -56,8 +56,9 @@ class SourceTimes {
  * the command once here when it is not a literal), each command behind a dynamic import, so esbuild puts
  * it in its own chunk and `wsi --help` loads none of them.
  */
-async function commandTableModule(times: SourceTimes): Promise<string> {
+async function commandTableModule(times: SourceTimes): Promise<{ module: string; names: string[] }> {
   const lines = [`export { main } from ${JSON.stringify(toPosix(join(ROOT, 'pipeline/cli.ts')))};`];
+  const names: string[] = [];
   lines.push('export const commands = [');
   for (const dir of LISTED_DIRS) for (const f of listSources(dir)) times.record(join(ROOT, dir, f));
   for (const { name, path, summary } of readCommandSummaries()) {
@@ -67,19 +68,82 @@ async function commandTableModule(times: SourceTimes): Promise<string> {
       if (!mod.command) continue;
       line = mod.command.summary;
     }
+    names.push(name);
     const spec = JSON.stringify(toPosix(path));
     lines.push(
       `  { name: ${JSON.stringify(name)}, summary: ${JSON.stringify(line)}, load: () => import(${spec}) },`,
     );
   }
   lines.push('];');
-  return `${lines.join('\n')}\n`;
+  return { module: `${lines.join('\n')}\n`, names };
 }
 
 /** An inlined package's package.json (npm rewrites it on every install or update), for a file inside it. */
 function packageJsonOf(file: string): string | undefined {
   const m = /^(.*[\\/]node_modules[\\/](?:@[^\\/]+[\\/])?[^\\/]+)[\\/]/.exec(file);
   return m ? join(m[1], 'package.json') : undefined;
+}
+
+/** The manifest key of an esbuild input (undefined for the virtual command-table module). */
+function sourceKey(input: string): string | undefined {
+  if (input.includes(':')) return undefined; // namespace:path, e.g. wsi-build:…
+  const abs = resolve(ROOT, input);
+  return rel(packageJsonOf(abs) ?? abs);
+}
+
+/** Source files an output was built from, following its imports of other outputs (dynamic ones if asked). */
+function closure(meta: Metafile, start: string, dynamic: boolean): Set<string> {
+  const files = new Set<string>();
+  const seen = new Set<string>();
+  const todo = [start];
+  while (todo.length > 0) {
+    const out = todo.pop() as string;
+    if (seen.has(out)) continue;
+    seen.add(out);
+    const o = meta.outputs[out];
+    if (!o) throw new Error(`esbuild metafile has no output ${out}`);
+    for (const input of Object.keys(o.inputs)) {
+      const key = sourceKey(input);
+      if (key) files.add(key);
+    }
+    for (const imp of o.imports) {
+      if (!imp.external && (dynamic || imp.kind === 'import-statement')) todo.push(imp.path);
+    }
+  }
+  return files;
+}
+
+/**
+ * What each kind of run depends on, as indices into the manifest's files, so bin/wsi.js stats only those:
+ * `wsi <command>` the CLI entry and everything that command's chunk can load (dynamic imports included);
+ * `wsi --help` the CLI entry and every command file (the summaries come from their text).
+ */
+function dependencyGroups(meta: Metafile, files: string[], commands: string[]): BuildManifest['groups'] {
+  const index = new Map(files.map((f, i) => [f, i]));
+  const indices = (set: Iterable<string>) =>
+    [...new Set(set)].map((f) => {
+      const i = index.get(f);
+      if (i === undefined) throw new Error(`${f} was bundled but its mtime was not recorded`);
+      return i;
+    });
+  const entry = toPosix(relative(ROOT, join(DIST_DIR, 'wsi.js')));
+  const cli = [rel(THIS_FILE), ...closure(meta, entry, false)];
+  const chunkOf = new Map(
+    Object.entries(meta.outputs)
+      .filter(([, o]) => o.entryPoint)
+      .map(([out, o]) => [o.entryPoint as string, out]),
+  );
+  const commandFiles = files.filter((f) => f.startsWith('pipeline/commands/'));
+  return {
+    help: indices([...cli, ...commandFiles]),
+    commands: Object.fromEntries(
+      commands.map((name) => {
+        const chunk = chunkOf.get(`pipeline/commands/${name}.ts`);
+        if (!chunk) throw new Error(`no output chunk for pipeline/commands/${name}.ts`);
+        return [name, indices([...cli, ...closure(meta, chunk, true)])];
+      }),
+    ),
+  };
 }
 
 /** Loads our own sources: records their mtimes and points `import.meta.url` at the source file. */
@@ -125,11 +189,11 @@ function sourcesPlugin(times: SourceTimes, tableModule: string): Plugin {
 }
 
 /** Builds into a private folder beside dist/ and swaps it in, so no run ever sees half a build. */
-export async function buildDist(): Promise<{ manifest: BuildManifest; files: number; ms: number }> {
+export async function buildDist(): Promise<{ manifest: BuildManifest; outputs: number; ms: number }> {
   const t0 = performance.now();
   const times = new SourceTimes();
   times.record(THIS_FILE);
-  const tableModule = await commandTableModule(times);
+  const table = await commandTableModule(times);
   const workers = listSources('workers').map((f) => f.slice(0, -3));
   const result = await build({
     entryPoints: [
@@ -148,14 +212,19 @@ export async function buildDist(): Promise<{ manifest: BuildManifest; files: num
     sourcesContent: false,
     write: false,
     logLevel: 'warning',
-    plugins: [sourcesPlugin(times, tableModule)],
+    metafile: true,
+    absWorkingDir: ROOT,
+    plugins: [sourcesPlugin(times, table.module)],
   });
+  const files = Object.keys(times.times);
   const manifest: BuildManifest = {
     format: MANIFEST_FORMAT,
     entry: 'wsi.js',
     workers: Object.fromEntries(workers.map((kind) => [kind, `worker-${kind}.js`])),
-    sources: times.times,
+    files,
+    mtimes: files.map((f) => times.times[f]),
     listings: Object.fromEntries(LISTED_DIRS.map((dir) => [dir, listSources(dir)])),
+    groups: dependencyGroups(result.metafile, files, table.names),
   };
 
   const tmp = join(ROOT, `.dist-build-${process.pid}-${randomBytes(3).toString('hex')}`);
@@ -166,7 +235,7 @@ export async function buildDist(): Promise<{ manifest: BuildManifest; files: num
       mkdirSync(dirname(out), { recursive: true });
       writeFileSync(out, f.contents);
     }
-    writeFileSync(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest, null, 1)}\n`);
+    writeFileSync(join(tmp, MANIFEST_FILE), `${JSON.stringify(manifest)}\n`);
     try {
       renameSync(DIST_DIR, old);
     } catch (err) {
@@ -183,7 +252,7 @@ export async function buildDist(): Promise<{ manifest: BuildManifest; files: num
     rmSync(tmp, { recursive: true, force: true });
     rmSync(old, { recursive: true, force: true });
   }
-  return { manifest, files: result.outputFiles.length, ms: performance.now() - t0 };
+  return { manifest, outputs: result.outputFiles.length, ms: performance.now() - t0 };
 }
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
@@ -194,9 +263,9 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
     say(`dist/: up to date (${check.sources} sources)`);
   } else {
     try {
-      const { manifest, files, ms } = await buildDist();
-      const n = Object.keys(manifest.sources).length;
-      say(`dist/: compiled ${n} sources into ${files} files in ${Math.round(ms)} ms`);
+      const { manifest, outputs, ms } = await buildDist();
+      const n = manifest.files.length;
+      say(`dist/: compiled ${n} sources into ${outputs} files in ${Math.round(ms)} ms`);
     } catch (err) {
       // esbuild has already printed the errors with their file and line; dist/ is left as it was.
       process.stderr.write(`dist/: build failed: ${(err as Error).message.split('\n')[0]}\n`);

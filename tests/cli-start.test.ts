@@ -300,7 +300,7 @@ describe('never stale', () => {
 
     // Removed, or only touched deep in the reader: not trusted either (the check bin/wsi.js makes).
     const { checkBuild } = (await import(pathToFileURL(path.join(copy, 'bin/fresh-build.mjs')).href)) as {
-      checkBuild(): { fresh: boolean; reason?: string };
+      checkBuild(scope?: { command?: string; help?: boolean }): { fresh: boolean; reason?: string };
     };
     expect(checkBuild().fresh).toBe(true);
     const helloTs = path.join(copy, 'pipeline/commands/hello.ts');
@@ -311,5 +311,20 @@ describe('never stale', () => {
     const later = new Date(Date.now() + 5_000);
     utimesSync(path.join(copy, 'pipeline/slide/open.ts'), later, later);
     expect(checkBuild()).toEqual({ fresh: false, reason: 'pipeline/slide/open.ts changed' });
+    // `wsi <command>` checks only what that command can load: the reader for info, not for --help.
+    expect(checkBuild({ command: 'info' })).toEqual({
+      fresh: false,
+      reason: 'pipeline/slide/open.ts changed',
+    });
+    expect(checkBuild({ help: true }).fresh).toBe(true);
+    utimesSync(path.join(copy, 'pipeline/commands/region.ts'), later, later);
+    expect(checkBuild({ help: true })).toEqual({
+      fresh: false,
+      reason: 'pipeline/commands/region.ts changed',
+    });
+    expect(checkBuild({ command: 'hello' }).fresh).toBe(true);
+    expect(checkBuild({ command: 'region' }).fresh).toBe(false);
+    // A name the build does not know gets the whole check (a command file added since is in its listing).
+    expect(checkBuild({ command: 'nope' }).fresh).toBe(false);
   });
 });
