@@ -12,7 +12,7 @@ import {
   exportSlides,
   exportTissue,
 } from '../export/index.ts';
-import { openStore } from '../store/db.ts';
+import { openStore, type Store } from '../store/db.ts';
 import {
   allSlidesForExport,
   type ExportSlide,
@@ -49,18 +49,12 @@ into the folder OUT. Coordinates are level-0 pixels; µm columns use the slide's
                                       author and time); --run optional; --source NAME (e.g. viewer)
 `;
 
-function exportSlidesOf(
-  store: ReturnType<typeof openStore>,
-  kind: Kind,
-  runId: number | undefined,
-  spec?: string,
-) {
+/** The slide asked for, else every slide of the run (every registered slide when no run is given). */
+function exportSlidesOf(store: Store, runId: number | undefined, spec?: string): ExportSlide[] {
   if (spec) return [resolveExportSlide(store, spec)];
-  const slides: ExportSlide[] =
-    runId === undefined ? allSlidesForExport(store) : slidesOfRunForExport(store, runId);
+  const slides = runId === undefined ? allSlidesForExport(store) : slidesOfRunForExport(store, runId);
   if (slides.length === 0)
     throw new ConfigError(runId === undefined ? 'the store has no slides' : `run ${runId} has no slides`);
-  if (kind === 'annotations' && runId === undefined) return slides;
   return slides;
 }
 
@@ -93,7 +87,7 @@ export const command: Command = {
     try {
       const runId = numberFlag(p, 'run', { required: kind !== 'annotations', integer: true, min: 1 });
       if (runId !== undefined && !getRun(store, runId)) throw new ConfigError(`no run ${runId} in the store`);
-      const slides = exportSlidesOf(store, kind, runId, stringFlag(p, 'slide'));
+      const slides = exportSlidesOf(store, runId, stringFlag(p, 'slide'));
       const ctx = { store, runId, slides, outDir };
       let result: ExportResult;
       switch (kind) {

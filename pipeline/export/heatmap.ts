@@ -21,7 +21,7 @@ export interface HeatmapExportOptions {
   threshold: number;
 }
 
-export function valueOf(p: ExportPatch, value: HeatmapValue): number | null {
+export function patchValue(p: ExportPatch, value: HeatmapValue): number | null {
   return value === 'score' ? p.score : (p.attentionNorm ?? p.attention);
 }
 
@@ -68,7 +68,7 @@ export function exportHeatmap(ctx: ExportContext, o: HeatmapExportOptions): Expo
   for (const slide of ctx.slides) {
     const stem = stems.get(slide.id)!;
     const patches = patchesForExport(ctx.store, runId, slide.id)
-      .map((p) => ({ ...p, value: valueOf(p, o.value) }))
+      .map((p) => ({ ...p, value: patchValue(p, o.value) }))
       .filter((p): p is ExportPatch & { value: number } => p.value !== null);
     if (patches.length === 0) {
       notes.push(`${slide.name}: run ${runId} has no patch ${o.value} on this slide`);
