@@ -1,6 +1,6 @@
 /**
  * Read-only queries the viewer needs: runs with data on a slide, patch values for heatmaps,
- * cells in a viewport box (R*Tree), annotation outlines, top-k attention patches, plate wells.
+ * cells in a viewport box (R*Tree), top-k attention patches, plate wells.
  * Every query is parameterised; nothing here writes.
  */
 import type { Store } from './db.ts';
@@ -100,39 +100,6 @@ export function cellsInBox(
     )
     .all({ ...params, limit }) as CellPoint[];
   return { total, cells };
-}
-
-export interface AnnotationOutline {
-  id: number;
-  name: string;
-  group: string | null;
-  class: string;
-  geometry: string;
-  coords: [number, number][];
-}
-
-export function slideAnnotations(store: Store, slideId: string): AnnotationOutline[] {
-  const rows = store.db
-    .prepare(
-      `SELECT id, name, group_name, class, geometry, coords_json FROM annotations
-       WHERE slide_id = ? ORDER BY id`,
-    )
-    .all(slideId) as {
-    id: number;
-    name: string;
-    group_name: string | null;
-    class: string;
-    geometry: string;
-    coords_json: string;
-  }[];
-  return rows.map((r) => ({
-    id: r.id,
-    name: r.name,
-    group: r.group_name,
-    class: r.class,
-    geometry: r.geometry,
-    coords: JSON.parse(r.coords_json) as [number, number][],
-  }));
 }
 
 export interface AttentionPatch {
