@@ -321,23 +321,16 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     painter,
     slide,
     onChange: (list) => {
-      if (annToggle.checked) painter.set({ annotations: list });
+      // Drawings are shown as soon as there are any (the user just drew one, or opened a slide with some).
+      if (list.some((a) => a.editable)) annToggle.checked = true;
+      painter.set({ annotations: annToggle.checked ? list : undefined });
     },
   });
   annotateBox.append(annotator.element);
   annToggle.addEventListener('change', () => {
     painter.set({ annotations: annToggle.checked ? annotator.list() : undefined });
   });
-  annotator
-    .refresh()
-    .then(() => {
-      // Drawings of this slide are shown from the start; imported outlines wait for the toggle.
-      if (annotator.list().some((a) => a.editable)) {
-        annToggle.checked = true;
-        painter.set({ annotations: annotator.list() });
-      }
-    })
-    .catch(() => undefined);
+  annotator.refresh().catch(() => undefined);
 
   // ----- attention gallery -----
   async function loadGallery(): Promise<void> {
