@@ -1,7 +1,7 @@
 /** `wsi train`: trains the patch classifier with a uniform, class-balanced or CASED sampler. */
 import { resolve } from 'node:path';
-import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { drawnTrainingTruth, mergeDrawnTruth } from '../annotations/training-from-store.ts';
+import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { ARCHS, archGeometry } from '../models/patch-classifier.ts';
 import { parseSamplerKind } from '../patches/samplers/index.ts';

@@ -102,7 +102,10 @@ function annotationsOf(truth: TruthPolygons | null): Annotation[] {
  * (`<annotations>/<slide>.xml`, `.geojson` or `.json`); a slide without one is normal.
  */
 export function slideSources(paths: string[], annotationsDir: string | undefined): SlideSource[] {
-  if (annotationsDir !== undefined && (!existsSync(annotationsDir) || !statSync(annotationsDir).isDirectory()))
+  if (
+    annotationsDir !== undefined &&
+    (!existsSync(annotationsDir) || !statSync(annotationsDir).isDirectory())
+  )
     throw new ConfigError(`--annotations: ${annotationsDir} is not a directory`);
   return paths.map((path) => {
     const file = annotationsDir === undefined ? undefined : findAnnotationFile(annotationsDir, path);
