@@ -4,9 +4,9 @@
  * the values as measurements, so Measure › Show measurement maps can colour them).
  */
 import { writeFileSync } from 'node:fs';
+import { csvLine as csvRow } from '../io/csv.ts';
 import { patchesForExport } from '../store/export-queries.ts';
 import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
-import { csvRow } from './csv.ts';
 import { outPath, slideStems } from './files.ts';
 import {
   boxRing,

@@ -3,9 +3,10 @@
  * cell's area when asked for polygons, since the store keeps centres and areas, not contours) and as CSV
  * (x, y in level-0 px and µm, area in px² and µm², score).
  */
+
+import { csvLine as csvRow } from '../io/csv.ts';
 import { cellsForExport } from '../store/export-queries.ts';
 import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
-import { csvRow } from './csv.ts';
 import { outPath, slideStems, TextSink } from './files.ts';
 import { closedRing, measurements, QUPATH_CLASSES, type QuPathFeature } from './qupath.ts';
 

@@ -7,9 +7,9 @@
  */
 import { writeFileSync } from 'node:fs';
 import { slideStem } from '../eval/tables.ts';
+import { csvLine as csvRow } from '../io/csv.ts';
 import { type ExportSlide, patchesForExport, slideResultsForExport } from '../store/export-queries.ts';
 import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
-import { csvRow } from './csv.ts';
 import { outPath } from './files.ts';
 import { gridValues, patchGrid } from './grid.ts';
 import { thresholdRegions } from './heatmap.ts';
