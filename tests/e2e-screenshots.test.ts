@@ -7,6 +7,7 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { type Browser, chromium, type Page } from 'playwright-core';
+import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSlide } from '../pipeline/slide/index.ts';
 import { openStore, type Store } from '../pipeline/store/db.ts';
@@ -55,6 +56,13 @@ afterAll(async () => {
   store?.close();
 });
 
+/** A screenshot as a palette PNG (about a third of the bytes; the README keeps them in git). */
+async function shot(name: string): Promise<void> {
+  await sharp(await page.screenshot())
+    .png({ palette: true, quality: 90, effort: 8 })
+    .toFile(join(IMG, name));
+}
+
 async function settle(): Promise<void> {
   await page.waitForFunction(() => {
     const v = window.wsiViewer;
@@ -84,7 +92,7 @@ describe.skipIf(!ready)('README screenshots from the demo store', () => {
         (i) => i.complete && i.naturalWidth > 0,
       ),
     );
-    await page.screenshot({ path: join(IMG, 'slides.png') });
+    await shot('slides.png');
 
     await page.goto(`${viewer.url}#/slide/${slide.id}?heatmap=${report.runs.infer}:score`);
     await page.waitForSelector('#viewer[data-heatmap=ready]');
@@ -92,7 +100,7 @@ describe.skipIf(!ready)('README screenshots from the demo store', () => {
     await page.check('[data-testid=heatmap-stretch]');
     await page.waitForSelector('#viewer[data-heatmap=ready]');
     await settle();
-    await page.screenshot({ path: join(IMG, 'heatmap.png') });
+    await shot('heatmap.png');
 
     await page.goto(`${viewer.url}#/slide/${slide.id}?heatmap=${report.runs.mil}:attention`);
     await page.waitForSelector('#viewer[data-heatmap=ready]');
@@ -104,12 +112,12 @@ describe.skipIf(!ready)('README screenshots from the demo store', () => {
     );
     await page.click('[data-testid=gallery-item] >> nth=0');
     await settle();
-    await page.screenshot({ path: join(IMG, 'attention.png') });
+    await shot('attention.png');
 
     await page.goto(viewer.url);
     await page.click('[data-testid=plate-link] >> nth=0');
     await page.waitForSelector('[data-testid=plate-grid]');
-    await page.screenshot({ path: join(IMG, 'plate.png') });
+    await shot('plate.png');
 
     // The study's own plots.
     copyFileSync(join(DEMO, 'study/roc.png'), join(IMG, 'study-roc.png'));
