@@ -98,13 +98,3 @@ export function loadAnnotations(
     updatedAt: r.updated_at ?? null,
   }));
 }
-
-export function annotationSources(store: Store, slideId: string): string[] {
-  return (
-    store.db
-      .prepare('SELECT DISTINCT source FROM annotations WHERE slide_id = ? ORDER BY source')
-      .all(slideId) as {
-      source: string;
-    }[]
-  ).map((r) => r.source);
-}

@@ -73,7 +73,7 @@ function scratchJpegStream(
 const BROWSER_SOF = new Set([0xc0, 0xc1, 0xc2]);
 
 /** The frame header (SOFn) of a JPEG stream: marker, precision, size and component count; undefined if none before SOS. */
-export function jpegFrame(
+function jpegFrame(
   stream: Uint8Array,
 ): { marker: number; precision: number; width: number; height: number; components: number } | undefined {
   let i = 2;
