@@ -5,8 +5,7 @@
  * centres at or above `threshold`, greedily suppressed within `radius` (default two patch widths), the same
  * rule `wsi camelyon` and `wsi eval --db` score.
  */
-import { writeFileSync } from 'node:fs';
-import { detectionsFromScores, formatDetectionsCsv } from '../eval/detections.ts';
+import { detectionsFromScores, writeDetectionsCsv } from '../eval/detections.ts';
 import { patchesForExport } from '../store/export-queries.ts';
 import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
 import { outPath, slideStems } from './files.ts';
@@ -33,7 +32,7 @@ export function exportDetections(ctx: ExportContext, o: DetectionExportOptions):
       { threshold: o.threshold, radius, max: o.max },
     );
     const file = outPath(ctx.outDir, `${stems.get(slide.id)}.csv`);
-    writeFileSync(file, formatDetectionsCsv(detections));
+    writeDetectionsCsv(file, detections);
     files.push(file);
   }
   return { files, notes };
