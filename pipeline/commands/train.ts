@@ -6,8 +6,10 @@ import { ARCHS, archGeometry } from '../models/patch-classifier.ts';
 import { parseSamplerKind } from '../patches/samplers/index.ts';
 import { createProgress } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
+import { parseStainNormFlag } from '../stain/estimate.ts';
 import { beginRun, failRun, finishRun, openStore, registerModel, upsertSlide } from '../store/index.ts';
 import { writeTrainingLog } from '../store/training-queries.ts';
+import { STRONG_AUGMENT } from '../train/augment.ts';
 import { buildPatchSet, resolveSlidePaths, slideSources } from '../train/dataset.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../train/trainer.ts';
 import type { Command } from './types.ts';
@@ -31,6 +33,9 @@ options:
   --refresh-every 50 --refresh-size 256   CASED: re-score this many patches every K steps
   --val-every 50          validation AUC (and checkpoint) every K steps
   --no-augment            no flips/rotations/H&E jitter
+  --augment               strong augmentation: H&E jitter σ 0.2, brightness, contrast, blur, JPEG quality
+  --stain-norm M          none (default), reinhard, macenko or vahadane: every slide mapped to the training
+                          slides' pooled stain; the target is saved with the model and used by wsi infer/embed
 `;
 
 export const command: Command = {
@@ -61,6 +66,8 @@ export const command: Command = {
         'refresh-size': { type: 'string' },
         'val-every': { type: 'string' },
         'no-augment': { type: 'boolean' },
+        augment: { type: 'boolean' },
+        'stain-norm': { type: 'string' },
         quiet: { type: 'boolean' },
       },
       false,
@@ -113,8 +120,13 @@ export const command: Command = {
       arch,
       augment: boolFlag(p, 'no-augment')
         ? { geometric: false, stainScale: 0, stainShift: 0 }
-        : DEFAULT_TRAIN.augment,
+        : boolFlag(p, 'augment')
+          ? STRONG_AUGMENT
+          : DEFAULT_TRAIN.augment,
     };
+    const stainNorm = parseStainNormFlag(stringFlag(p, 'stain-norm'));
+    if (boolFlag(p, 'augment') && boolFlag(p, 'no-augment'))
+      throw new ConfigError('--augment and --no-augment contradict each other');
     const quiet = boolFlag(p, 'quiet');
     const trainSources = slideSources(trainPaths, annotations);
     const valSources = valPaths.length ? slideSources(valPaths, annotations) : [];
@@ -141,9 +153,15 @@ export const command: Command = {
         mpp,
         patchSize,
         onSlide: (_d, n) => loading.tick(1, n),
+        stain: stainNorm ? { method: stainNorm } : undefined,
       });
       const val = valSources.length
-        ? await buildPatchSet(valSources, { mpp, patchSize, onSlide: (_d, n) => loading.tick(1, n) })
+        ? await buildPatchSet(valSources, {
+            mpp,
+            patchSize,
+            onSlide: (_d, n) => loading.tick(1, n),
+            stain: train.stain, // validation mapped to the training target
+          })
         : undefined;
       const positives = train.labels.reduce((a, b) => a + b, 0);
       loading.done(
@@ -154,6 +172,7 @@ export const command: Command = {
         ...runConfig,
         arch: arch.name,
         mpp,
+        stainNorm: stainNorm ?? 'none',
         out: outDir,
         slides: trainSources.map((s) => s.name),
         valSlides: valSources.map((s) => s.name),

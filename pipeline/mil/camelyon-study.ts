@@ -50,6 +50,9 @@ export interface StudyOptions {
   /** One MIL instance per this many µm. */
   spacingUm: number;
   milEpochs?: number;
+  /** Passed to `wsi train` (stain normalisation and strong augmentation; see there). */
+  stainNorm?: string;
+  augment?: boolean;
   seed: number;
   pool: WorkerPool;
   workers: number;
@@ -123,6 +126,8 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
     if (val.length && val.some((s) => s.label === 1))
       argv.push('--val-slides', val.map((s) => s.path).join(','));
     if (o.trainBatch) argv.push('--batch', String(o.trainBatch));
+    if (o.stainNorm) argv.push('--stain-norm', o.stainNorm);
+    if (o.augment) argv.push('--augment');
     if (hasCheckpoint(classifierDir)) argv.push('--resume');
     await runCommand(trainCommand, argv);
   });

@@ -8,6 +8,8 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.ts';
+import { checkStainEstimate } from '../stain/estimate.ts';
+import type { StainEstimate, StainMethod } from '../stain/types.ts';
 import { checkNormalisation, type Normalisation } from './normalise.ts';
 import type { ArchSpec } from './patch-classifier.ts';
 
@@ -47,6 +49,11 @@ export interface ModelMeta {
   geometry?: { receptiveField: number; stride: number };
   /** Absent until the model was trained. */
   training?: TrainingMeta;
+  /**
+   * Stain normalisation the model was trained with: every slide's stain is estimated and mapped to this
+   * target before its pixels reach the model (absent: raw pixels).
+   */
+  stain?: { method: StainMethod; target: StainEstimate };
   createdAt: string;
 }
 
@@ -115,6 +122,13 @@ export function readModelMeta(dir: string): ModelMeta {
     throw new ModelError(`model sidecar: input.patchSize must be a positive integer`);
   }
   checkNormalisation(meta.input.normalisation);
+  if (meta.stain !== undefined) {
+    try {
+      checkStainEstimate(meta.stain.target, 'stain target');
+    } catch (err) {
+      throw new ModelError(`model sidecar ${path.join(dir, SIDECAR_JSON)}: ${(err as Error).message}`);
+    }
+  }
   return meta as ModelMeta;
 }
 

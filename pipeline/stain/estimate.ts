@@ -26,6 +26,13 @@ export function parseStainMethod(s: string, flag = '--stain-norm'): StainMethod 
   throw new ConfigError(`${flag} must be one of ${STAIN_METHODS.join(', ')}, got '${s}'`);
 }
 
+/** `--stain-norm` value: a method, or undefined for 'none' (and for the flag left out). */
+export function parseStainNormFlag(s: string | undefined): StainMethod | undefined {
+  if (s === undefined || s === 'none') return undefined;
+  if ((STAIN_METHODS as readonly string[]).includes(s)) return s as StainMethod;
+  throw new ConfigError(`--stain-norm must be none, ${STAIN_METHODS.join(', ')}; got '${s}'`);
+}
+
 /**
  * Per-channel glass intensity: the median of the non-tissue pixels when at least 1% of the image is
  * glass, else each channel's 99th percentile; clamped to 180–255 so a dark region cannot pass for glass.
