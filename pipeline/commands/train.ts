@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { ARCHS, archGeometry } from '../models/patch-classifier.ts';
+import { attachOodReference } from '../ood/model.ts';
 import { parseSamplerKind } from '../patches/samplers/index.ts';
 import { createProgress } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
@@ -207,6 +208,9 @@ export const command: Command = {
       progress.done(
         result.best ? `best validation AUC ${result.best.auc.toFixed(4)} at step ${result.best.step}` : '',
       );
+      // Out-of-distribution reference: the training slides' stain and nucleus size, saved with the model.
+      if (!quiet) process.stderr.write('measuring training slides for out-of-distribution checks\n');
+      await attachOodReference(outDir, trainPaths);
       const modelId = registerModel(store, {
         name: `${arch.name}-${config.sampler}`,
         kind: 'patch-classifier',

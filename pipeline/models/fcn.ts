@@ -17,6 +17,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, ModelError, WsiError } from '../errors.ts';
+import { recordOodVerdict } from '../ood/model.ts';
 import { createPool, type WorkerPool } from '../pool.ts';
 import { createProgress } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
@@ -92,6 +93,8 @@ export interface SlideInferResult {
   max?: number | null;
   p99?: number | null;
   seconds?: number;
+  /** Out-of-distribution verdict (models trained with statistics of their slides). */
+  ood?: { outOfDistribution: boolean; reason: string };
 }
 
 export interface InferSummary {
@@ -373,6 +376,8 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
         });
         const max = scores.length ? scores.reduce((a, b) => Math.max(a, b), 0) : null;
         const p99 = percentile(scores, 0.99);
+        // OOD hook: a model with training statistics gives each slide a verdict (upserted before 'done').
+        const ood = meta.ood ? await recordOodVerdict(store, runId, id, s, meta.ood, mask) : undefined;
         store.db.transaction(() => {
           upsertSlideScore(store, runId, id, max, {
             max,
@@ -394,6 +399,7 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
           source,
           slideId: id,
           status: 'done',
+          ...(ood ? { ood: { outOfDistribution: ood.outOfDistribution, reason: ood.reason } } : {}),
           points: kept,
           tiles: plan.tiles.length,
           tilesRun: tiles.length,

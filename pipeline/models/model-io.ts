@@ -8,6 +8,7 @@ import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'no
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.ts';
+import type { OodReference } from '../ood/verdict.ts';
 import { checkStainEstimate } from '../stain/estimate.ts';
 import type { StainEstimate, StainMethod } from '../stain/types.ts';
 import { checkNormalisation, type Normalisation } from './normalise.ts';
@@ -54,6 +55,8 @@ export interface ModelMeta {
    * target before its pixels reach the model (absent: raw pixels).
    */
   stain?: { method: StainMethod; target: StainEstimate };
+  /** Statistics of the training slides for out-of-distribution verdicts (pipeline/ood). */
+  ood?: OodReference;
   createdAt: string;
 }
 
