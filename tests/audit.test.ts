@@ -5,8 +5,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { type AuditSlide, auditGroups, calibration } from '../pipeline/audit/metrics.ts';
 import { command } from '../pipeline/commands/audit.ts';
 import { writeOodVerdict } from '../pipeline/ood/store.ts';
-import { createRng } from '../pipeline/patches/samplers/rng.ts';
 import { beginRun, openStore } from '../pipeline/store/index.ts';
+import { createRng } from '../pipeline/util/rng.ts';
 import { tempDir } from './helpers/paths.ts';
 
 const tmp = tempDir('audit');

@@ -10,7 +10,6 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticSet, parseLesionSpec } from '../fixtures/camelyon/generate.ts';
 import { DEFAULT_NORMALISATION } from '../pipeline/models/normalise.ts';
-import { createRng } from '../pipeline/patches/samplers/rng.ts';
 import {
   applyPhotometric,
   gaussianBlur,
@@ -19,6 +18,7 @@ import {
 } from '../pipeline/stain/augment.ts';
 import { checkStainEstimate } from '../pipeline/stain/index.ts';
 import { augmentPatch, DEFAULT_AUGMENT, STRONG_AUGMENT } from '../pipeline/train/augment.ts';
+import { createRng } from '../pipeline/util/rng.ts';
 import { tempDir } from './helpers/paths.ts';
 import { concentrationField, REFERENCE_STAIN, renderStained } from './helpers/stain-tiles.ts';
 

@@ -7,7 +7,7 @@
  * (Bonferroni).
  */
 import { type AucWithCi, rocAuc, rocAucWithCi } from '../eval/auc.ts';
-import { createRng } from '../patches/samplers/rng.ts';
+import { createRng } from '../util/rng.ts';
 
 export interface AuditSlide {
   name: string;

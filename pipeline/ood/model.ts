@@ -2,8 +2,9 @@
  * The model side: statistics of the training slides written into a trained model's sidecar (`ood`), and
  * the verdict for one slide scored with it (stored with the run).
  */
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 import { SIDECAR_JSON } from '../models/model-io.ts';
 import { openSlide } from '../slide/index.ts';
 import type { Slide } from '../slide/types.ts';
@@ -29,7 +30,7 @@ export async function attachOodReference(
   const ref = buildOodReference(stats);
   const file = path.join(modelDir, SIDECAR_JSON);
   const meta = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
-  writeFileSync(file, `${JSON.stringify({ ...meta, ood: ref }, null, 2)}\n`);
+  writeFileAtomic(file, `${JSON.stringify({ ...meta, ood: ref }, null, 2)}\n`);
   return ref;
 }
 

@@ -5,10 +5,10 @@
  * (a wrong µm/px) are still found and measured rather than dropped.
  */
 import { countWatershed } from '../counting/watershed-counter.ts';
-import { createRng } from '../patches/samplers/rng.ts';
 import type { Slide } from '../slide/types.ts';
 import { percentile } from '../stain/linalg.ts';
 import type { TissueMask } from '../tissue/types.ts';
+import { createRng } from '../util/rng.ts';
 
 export const NUCLEUS_MPP = 0.25;
 const REGION = 192;

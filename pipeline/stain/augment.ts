@@ -4,7 +4,7 @@
  * (8×8 DCT quantisation of Y, Cb, Cr with the IJG tables scaled to the quality, as libjpeg does; no
  * chroma subsampling). The H&E jitter itself (Tellez et al. 2018) is in pipeline/train/augment.ts.
  */
-import type { Rng } from '../patches/samplers/rng.ts';
+import type { Rng } from '../util/rng.ts';
 
 export interface PhotometricOptions {
   /** Brightness shift spread, share of 255 (0 = off): v += U(−b, b)·255. */

@@ -4,10 +4,11 @@
  * are a few pixels wide and not yet averaged with stroma); the glass of a ≤2048 px thumbnail gives I₀.
  * Memory stays bounded whatever the slide's size (never level 0 of a large slide).
  */
-import { createRng } from '../patches/samplers/rng.ts';
+
 import type { RGBImage, Slide } from '../slide/types.ts';
 import { detectTissue } from '../tissue/index.ts';
 import type { TissueMask } from '../tissue/types.ts';
+import { createRng } from '../util/rng.ts';
 import { estimateBackground, estimateStain } from './estimate.ts';
 import type { StainEstimate, StainMethod, Vec3 } from './types.ts';
 

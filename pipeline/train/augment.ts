@@ -5,7 +5,6 @@
  * each stain amount is scaled by 1 ± σ and shifted by ± β, and mixed back (as Tellez et al. 2018).
  */
 import { type Normalisation, normaliseInto } from '../models/normalise.ts';
-import type { Rng } from '../patches/samplers/rng.ts';
 import {
   applyPhotometric,
   drawPhotometric,
@@ -14,6 +13,7 @@ import {
   type PhotometricOptions,
   STRONG_PHOTOMETRIC,
 } from '../stain/augment.ts';
+import type { Rng } from '../util/rng.ts';
 
 export interface AugmentOptions {
   geometric: boolean;

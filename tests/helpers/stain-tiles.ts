@@ -2,8 +2,9 @@
  * Tiles with a known stain: a seeded field of haematoxylin and eosin concentrations (round nuclei over
  * eosin stroma, some glass), rendered through Beer–Lambert with chosen stain vectors, strengths and glass.
  */
-import { createRng } from '../../pipeline/patches/samplers/rng.ts';
+
 import type { Vec3 } from '../../pipeline/stain/types.ts';
+import { createRng } from '../../pipeline/util/rng.ts';
 
 export interface StainSpec {
   h: Vec3;
