@@ -64,6 +64,11 @@ describe('wsi camelyon', () => {
     expect(json.milAuc.auc).toBeGreaterThanOrEqual(0);
     expect(json.galleries.length).toBe(2);
     for (const g of json.galleries) expect(existsSync(join(outDir, g.file))).toBe(true);
+    // Every test slide has an out-of-distribution verdict against the classifier's training slides.
+    for (const s of json.perSlide) {
+      expect(typeof s.outOfDistribution).toBe('boolean');
+      expect(typeof s.oodReason).toBe('string');
+    }
 
     const store = openStore(join(outDir, 'study.sqlite'));
     try {
