@@ -134,7 +134,8 @@ describe('wsi camelyon', () => {
     } finally {
       again.close();
     }
-  });
+    // Two full studies (train, heatmaps, out-of-distribution statistics, embeddings, MIL) on a loaded machine.
+  }, 300_000);
 
   it('refuses folders that are not CAMELYON-style with a one-line error', async () => {
     expect(

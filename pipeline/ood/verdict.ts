@@ -55,7 +55,9 @@ export const OOD_LIMITS = {
 
 export async function slideStats(slide: Slide, mask?: TissueMask): Promise<SlideStats> {
   const m = mask ?? (await detectTissue(slide));
-  const stain = (await estimateSlideStain(slide, 'macenko', { mask: m })).estimate as StainMatrix;
+  // 12 regions (half the normaliser's 24): a verdict needs the direction, not a precise target.
+  const stain = (await estimateSlideStain(slide, 'macenko', { mask: m, regions: 12 }))
+    .estimate as StainMatrix;
   const nuclei = await measureNuclei(slide, m);
   return {
     h: stain.h,
