@@ -4,11 +4,14 @@ import { drawnTrainingTruth, mergeDrawnTruth } from '../annotations/training-fro
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { ARCHS, archGeometry } from '../models/patch-classifier.ts';
+import { attachOodReference } from '../ood/model.ts';
 import { parseSamplerKind } from '../patches/samplers/index.ts';
 import { createProgress } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
+import { parseStainNormFlag } from '../stain/estimate.ts';
 import { beginRun, failRun, finishRun, openStore, registerModel, upsertSlide } from '../store/index.ts';
 import { writeTrainingLog } from '../store/training-queries.ts';
+import { STRONG_AUGMENT } from '../train/augment.ts';
 import { buildPatchSet, resolveSlidePaths, slideSources } from '../train/dataset.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../train/trainer.ts';
 import type { Command } from './types.ts';
@@ -34,6 +37,9 @@ options:
   --no-augment            no flips/rotations/H&E jitter
   --annotations-from-db   also use the annotations drawn in the viewer (tumour; normal = not tumour even
                           inside a file's outline; exclude = patches left out); --annotations becomes optional
+  --augment               strong augmentation: H&E jitter σ 0.2, brightness, contrast, blur, JPEG quality
+  --stain-norm M          none (default), reinhard, macenko or vahadane: every slide mapped to the training
+                          slides' pooled stain; the target is saved with the model and used by wsi infer/embed
 `;
 
 export const command: Command = {
@@ -64,6 +70,8 @@ export const command: Command = {
         'refresh-size': { type: 'string' },
         'val-every': { type: 'string' },
         'no-augment': { type: 'boolean' },
+        augment: { type: 'boolean' },
+        'stain-norm': { type: 'string' },
         quiet: { type: 'boolean' },
         'annotations-from-db': { type: 'boolean' },
       },
@@ -118,8 +126,13 @@ export const command: Command = {
       arch,
       augment: boolFlag(p, 'no-augment')
         ? { geometric: false, stainScale: 0, stainShift: 0 }
-        : DEFAULT_TRAIN.augment,
+        : boolFlag(p, 'augment')
+          ? STRONG_AUGMENT
+          : DEFAULT_TRAIN.augment,
     };
+    const stainNorm = parseStainNormFlag(stringFlag(p, 'stain-norm'));
+    if (boolFlag(p, 'augment') && boolFlag(p, 'no-augment'))
+      throw new ConfigError('--augment and --no-augment contradict each other');
     const quiet = boolFlag(p, 'quiet');
     let trainSources = slideSources(trainPaths, annotations);
     let valSources = valPaths.length ? slideSources(valPaths, annotations) : [];
@@ -158,9 +171,15 @@ export const command: Command = {
         mpp,
         patchSize,
         onSlide: (_d, n) => loading.tick(1, n),
+        stain: stainNorm ? { method: stainNorm } : undefined,
       });
       const val = valSources.length
-        ? await buildPatchSet(valSources, { mpp, patchSize, onSlide: (_d, n) => loading.tick(1, n) })
+        ? await buildPatchSet(valSources, {
+            mpp,
+            patchSize,
+            onSlide: (_d, n) => loading.tick(1, n),
+            stain: train.stain, // validation mapped to the training target
+          })
         : undefined;
       const positives = train.labels.reduce((a, b) => a + b, 0);
       loading.done(
@@ -171,6 +190,7 @@ export const command: Command = {
         ...runConfig,
         arch: arch.name,
         mpp,
+        stainNorm: stainNorm ?? 'none',
         out: outDir,
         slides: trainSources.map((s) => s.name),
         valSlides: valSources.map((s) => s.name),
@@ -206,6 +226,9 @@ export const command: Command = {
       progress.done(
         result.best ? `best validation AUC ${result.best.auc.toFixed(4)} at step ${result.best.step}` : '',
       );
+      // Out-of-distribution reference: the training slides' stain and nucleus size, saved with the model.
+      if (!quiet) process.stderr.write('measuring training slides for out-of-distribution checks\n');
+      await attachOodReference(outDir, trainPaths);
       const modelId = registerModel(store, {
         name: `${arch.name}-${config.sampler}`,
         kind: 'patch-classifier',
