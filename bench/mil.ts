@@ -33,10 +33,10 @@ import { embedSlides } from '../pipeline/mil/embed.ts';
 import { splitValidation } from '../pipeline/mil/study.ts';
 import { trainMil } from '../pipeline/mil/train.ts';
 import { initBackend } from '../pipeline/models/backend.ts';
-import { inferSlides } from '../pipeline/models/fcn.ts';
 import { saveModel } from '../pipeline/models/model-io.ts';
 import { newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { createPool } from '../pipeline/pool.ts';
+import { inferSlides } from '../pipeline/stages/infer.ts';
 import { openStore, type Store } from '../pipeline/store/db.ts';
 import { slideResultsOfRun } from '../pipeline/store/mil-queries.ts';
 

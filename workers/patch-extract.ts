@@ -8,20 +8,11 @@ import { dirname } from 'node:path';
 import { Piscina } from 'piscina';
 import sharp from 'sharp';
 import { PATCH_TILE_CACHE_BYTES, readPatch } from '../pipeline/patches/read.ts';
-import type { PatchResolution } from '../pipeline/patches/types.ts';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 import type { RGBImage } from '../pipeline/slide/types.ts';
+import type { PatchExtractPayload } from '../pipeline/tasks.ts';
 
-export interface PatchExtractPayload {
-  slidePath: string;
-  assumeMpp?: number;
-  size: number;
-  resolution: PatchResolution;
-  /** Level-0 origins and the file each patch goes to (none: statistics only). */
-  patches: Array<{ x: number; y: number; file?: string }>;
-  format: 'png' | 'jpeg';
-  quality?: number;
-}
+export type { PatchExtractPayload };
 
 export const STATS_PER_PATCH = 4;
 const cache = createOpenSlideCache(4);
