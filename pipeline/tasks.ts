@@ -60,6 +60,8 @@ export interface InferTilePayload {
 export interface EmbedPatchesPayload {
   slidePath: string;
   modelDir: string;
+  /** Content hash of the model folder: a worker's cached encoder is reused only for the same content. */
+  modelHash?: string;
   layer: string;
   /** Read at a µm/px ('mpp') or at a pyramid level ('level'); `size` output pixels square. */
   mode: 'mpp' | 'level';

@@ -18,8 +18,8 @@ export type EmbedTask = EmbedPatchesPayload;
 
 // The reader installs geotiff's worker-thread shim itself (pipeline/slide/tiff/worker-threads-shim.ts).
 const slides = createOpenSlideCache(2);
-function encoderFor(modelDir: string, layer: string): Promise<PatchEncoder> {
-  return cachedModel(`encoder\0${modelDir}\0${layer}`, async () => {
+function encoderFor(modelDir: string, layer: string, hash = ''): Promise<PatchEncoder> {
+  return cachedModel(`encoder\0${modelDir}\0${hash}\0${layer}`, async () => {
     await initBackend({ log: () => {} });
     const { model, meta } = await loadModel(modelDir);
     return createPatchEncoder(model, meta, layer);
@@ -29,7 +29,7 @@ function encoderFor(modelDir: string, layer: string): Promise<PatchEncoder> {
 export async function run(task: EmbedPatchesPayload): Promise<unknown> {
   const [slide, encoder] = await Promise.all([
     slides.get(task.slidePath),
-    encoderFor(task.modelDir, task.layer),
+    encoderFor(task.modelDir, task.layer, task.modelHash),
   ]);
   const images: RGBImage[] = [];
   for (let i = 0; i < task.origins.length; i += 2) {

@@ -12,7 +12,6 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { command as inferCommand } from '../commands/infer.ts';
 import { command as trainCommand } from '../commands/train.ts';
 import { ConfigError, WsiError } from '../errors.ts';
 import { type AucWithCi, rocAucWithCi, rocCurve } from '../eval/auc.ts';
@@ -22,15 +21,16 @@ import { initBackend } from '../models/backend.ts';
 import { readModelMeta } from '../models/model-io.ts';
 import type { WorkerPool } from '../pool.ts';
 import { slideKey } from '../slide-labels.ts';
+import { failureSummary } from '../stage/run-stage.ts';
+import { embedSlides } from '../stages/embed.ts';
+import { inferSlides } from '../stages/infer.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { runByOutDir, slideResultsOfRun } from '../store/mil-queries.ts';
-import { listRuns } from '../store/runs.ts';
 import { scoredPatchesOfRun } from '../store/training-queries.ts';
 import { hasCheckpoint } from '../train/checkpoint.ts';
 import { attentionMassInTumour } from './attention-mass.ts';
 import { readStudyFolder, type StudySlide, truthOf } from './camelyon-data.ts';
 import { renderStudyReport, type StudyReport } from './camelyon-report.ts';
-import { embedSlides } from './embed.ts';
 import { writeAttentionStrip } from './gallery.ts';
 import { writeRocPng } from './roc-plot.ts';
 import { inferMilToStore, trainMilFromStore } from './study.ts';
@@ -127,28 +127,24 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
     await runCommand(trainCommand, argv);
   });
 
-  // 2. FCN heatmaps over every slide.
+  // 2. FCN heatmaps over every slide (the stage called directly; its run is keyed by the model's content).
   const all: StudySlide[] = [...train.slides, ...test.slides];
-  await timed('FCN heatmaps', () =>
-    runCommand(inferCommand, [
-      ...all.map((s) => s.path),
-      '--model',
-      classifierDir,
-      '--db',
-      dbPath,
-      '--min-tissue',
-      '0.5',
-      '--workers',
-      String(o.workers),
-      '--quiet',
-    ]),
-  );
   store = openStore(dbPath);
   try {
-    const inferRun = listRuns(store, 'infer')
-      .filter((r) => r.config.modelPath === classifierDir)
-      .at(-1);
-    if (!inferRun) throw new ConfigError(`no FCN run for ${classifierDir} in ${dbPath}`);
+    const heatmaps = await timed('FCN heatmaps', () =>
+      inferSlides({
+        store,
+        modelDir: classifierDir,
+        slides: all.map((s) => s.path),
+        minTissue: 0.5,
+        workers: o.workers,
+        quiet: true,
+      }),
+    );
+    if (heatmaps.report.failed.length > 0) {
+      throw new WsiError('STAGE', failureSummary(heatmaps.report.failed, all.length));
+    }
+    const inferRun = { id: heatmaps.runId };
 
     // 3. Embeddings on the heatmap grid, thinned to one patch per spacing.
     const meta = readModelMeta(classifierDir);
@@ -165,6 +161,8 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
         },
       ),
     );
+
+    if (embed.failed > 0) throw new WsiError('STAGE', failureSummary(embed.report.failed, all.length));
 
     // 4. Attention-MIL from slide labels only.
     await initBackend({ log: o.log });
