@@ -29,6 +29,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createRng } from '../pipeline/util/rng.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REGION = 256;
@@ -70,12 +71,7 @@ print(json.dumps({"rate": n / dt, "seconds": dt, "cpuRate": n / dc}))
 `;
 
 function seededPoints(width: number, height: number, n: number, seed: number): [number, number][] {
-  let s = seed;
-  const rnd = () => {
-    // 32-bit LCG in exact integer arithmetic (Math.imul): a plain `s * 1103515245` loses the low bits in doubles.
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 4294967296;
-  };
+  const rnd = createRng(seed).next;
   return Array.from({ length: n }, () => [
     Math.floor(rnd() * (width - REGION)),
     Math.floor(rnd() * (height - REGION)),
