@@ -162,7 +162,7 @@ describe('wsi patches', () => {
     store.close();
     expect(readdirSync(path.join(out, 'tumour'))).toHaveLength(tumour);
     expect(readdirSync(path.join(out, 'normal'))).toHaveLength(expected.length - tumour);
-    const csv = readFileSync(path.join(out, 'index.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(path.join(out, 'index.csv'), 'utf8').trim().split('\r\n');
     expect(csv[0]).toBe('file,slide,slide_id,x,y,width,height,level,mpp,tissue,label');
     expect(csv).toHaveLength(expected.length + 1);
     expect(csv.filter((l) => l.startsWith('tumour/'))).toHaveLength(tumour);

@@ -1,12 +1,12 @@
 /** `wsi patches`: tissue → patch grid → labels → SQLite rows (+ patch images), resumable. */
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
+import { expandSlidePaths } from '../io/slide-files.ts';
 import { type PatchesConfig, readPatchesConfig } from '../patches/config.ts';
 import type { PatchResolution } from '../patches/types.ts';
 import { createPool, poolExecutor } from '../pool.ts';
 import { createProgress } from '../progress.ts';
 import { runStage, stageExitCode } from '../stage/index.ts';
-import { expandSlidePaths } from '../stage/inputs.ts';
 import { patchesStage } from '../stages/patches.ts';
 import { openStore } from '../store/db.ts';
 import type { Command } from './types.ts';

@@ -1,19 +1,16 @@
 /** The ONNX export as a file workers load, and a probe that onnxruntime can run it here. */
 import { createHash } from 'node:crypto';
-import { existsSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 import { createOnnxRunner } from './onnx-runner.ts';
 
 /** Writes the ONNX export to a temp file named by its content hash (workers load it from there). */
 export function onnxFile(bytes: Uint8Array): string {
   const hash = createHash('sha256').update(bytes).digest('hex').slice(0, 16);
   const file = path.join(tmpdir(), `wsi-model-${hash}.onnx`);
-  if (!existsSync(file)) {
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, bytes);
-    renameSync(tmp, file);
-  }
+  if (!existsSync(file)) writeFileAtomic(file, bytes);
   return file;
 }
 

@@ -79,7 +79,8 @@ export async function runStage<S, K extends TaskKind>(
   async function runTasks(slide: SlideRef, state: S, plan: Awaited<ReturnType<Stage<S, K>['plan']>>) {
     const results: TaskResult<K>[] = [];
     if (plan.tasks.length === 0) return results;
-    if (!executor) throw new ConfigError(`the ${stage.kind} stage needs a task executor`);
+    const kind = stage.taskKind;
+    if (!executor || !kind) throw new ConfigError(`the ${stage.kind} stage needs a task executor`);
     let failure: { err: unknown } | undefined;
     const running = new Set<Promise<void>>();
     for (let i = 0; i < plan.tasks.length && !failure; i++) {
@@ -90,7 +91,7 @@ export async function runStage<S, K extends TaskKind>(
       }
       const task = plan.tasks[i];
       const p: Promise<void> = executor
-        .run(stage.taskKind, task.payload, { jobId: `${runId}/${slide.id}/${i}` })
+        .run(kind, task.payload, { jobId: `${runId}/${slide.id}/${i}` })
         .then((r) => {
           if (failure) return;
           if (stage.onResult) stage.onResult(ctx, slide, state, i, r);

@@ -51,8 +51,8 @@ export interface RunContext {
 export interface Stage<S, K extends TaskKind> {
   /** Run kind in the store ('patches', 'infer', ...). */
   readonly kind: string;
-  /** The task kind its plans hold (tasks of one kind per stage). */
-  readonly taskKind: K;
+  /** The task kind its plans hold (tasks of one kind per stage; none for stages that work in `plan`). */
+  readonly taskKind?: K;
   /** Name of the units for progress ('patches', 'tiles', ...). */
   readonly unit: string;
   /** Called once per run; may register models in the store for the run row. */

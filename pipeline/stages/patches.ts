@@ -7,6 +7,8 @@ import { existsSync, readdirSync, rmSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { findAnnotationFile, readAnnotationFile } from '../annotations/files.ts';
 import { ConfigError } from '../errors.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
+import { csvTable } from '../io/csv.ts';
 import { gridGeometry, planGrid } from '../patches/grid.ts';
 import { labelPatches } from '../patches/labels.ts';
 import type { GridSpec, PatchSpec } from '../patches/types.ts';
@@ -22,7 +24,6 @@ import {
 } from '../store/patches-queries.ts';
 import { detectTissue } from '../tissue/detect.ts';
 import type { TissueOptions } from '../tissue/types.ts';
-import { writeCsvAtomic } from './files.ts';
 
 export interface PatchStageOptions {
   grid: GridSpec;
@@ -184,7 +185,7 @@ function sweepTempFiles(exportDir: string): void {
   for (const dir of Object.values(LABEL_DIRS)) {
     const d = join(exportDir, dir);
     if (!existsSync(d)) continue;
-    for (const f of readdirSync(d)) if (/\.\d+\.tmp$/.test(f)) rmSync(join(d, f), { force: true });
+    for (const f of readdirSync(d)) if (/\.tmp$/.test(f)) rmSync(join(d, f), { force: true });
   }
 }
 
@@ -213,9 +214,9 @@ function writeIndexCsv(ctx: RunContext, exportDir: string, format: 'png' | 'jpeg
       r.height,
       r.level,
       r.mpp,
-      r.tissue?.toFixed(4),
+      r.tissue === null ? null : Number(r.tissue.toFixed(4)),
       r.label,
     ];
   });
-  writeCsvAtomic(join(exportDir, 'index.csv'), header, rows);
+  writeFileAtomic(join(exportDir, 'index.csv'), csvTable(header, rows));
 }
