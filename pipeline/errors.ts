@@ -79,6 +79,39 @@ export class StoreError extends WsiError {
   }
 }
 
+/** A DICOM file or series that is valid DICOM but not a whole-slide image (a CT, an SR, ...). */
+export class DicomNotSlideError extends WsiError {
+  constructor(message: string) {
+    super('DICOM_NOT_SLIDE', message);
+  }
+}
+
+/** A DICOM transfer syntax without a decoder here; the message names it. */
+export class UnsupportedTransferSyntaxError extends WsiError {
+  readonly transferSyntax: string;
+  constructor(uid: string, name?: string) {
+    super(
+      'UNSUPPORTED_TRANSFER_SYNTAX',
+      `unsupported DICOM transfer syntax ${uid}${name ? ` (${name})` : ''}: no decoder for it`,
+    );
+    this.transferSyntax = uid;
+  }
+}
+
+/** The instances of a DICOM series disagree (sizes, tiles, studies) or a level is incomplete. */
+export class DicomSeriesError extends WsiError {
+  constructor(message: string) {
+    super('DICOM_SERIES', message);
+  }
+}
+
+/** A frame a DICOM slide needs is not in its file or not on its server. */
+export class MissingFrameError extends WsiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DICOM_MISSING_FRAME', message, options);
+  }
+}
+
 /** A file or folder the command cannot read or write: no permission, a full disk, a file where a folder should be. */
 export class FileAccessError extends WsiError {
   constructor(message: string, options?: { cause?: unknown }) {

@@ -6,6 +6,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
 import { SlideNotFoundError } from '../errors.ts';
+import { isDicomSeriesFolder } from '../slide/dicom/series-folder.ts';
 
 export const SLIDE_EXTENSIONS: ReadonlySet<string> = new Set([
   '.svs',
@@ -27,6 +28,10 @@ export function isSlideFile(name: string): boolean {
 export function slideFileStem(name: string): string {
   const base = name.slice(Math.max(name.lastIndexOf('/'), name.lastIndexOf('\\')) + 1);
   return isSlideFile(base) ? base.slice(0, -extname(base).length) : base;
+}
+
+function isNonDicomSlideFile(name: string): boolean {
+  return isSlideFile(name) && extname(name).toLowerCase() !== '.dcm';
 }
 
 export function isUrl(s: string): boolean {
@@ -59,6 +64,11 @@ export function expandSlidePaths(paths: readonly string[], o: ExpandOptions = {}
     }
     if (!existsSync(p)) throw new SlideNotFoundError(`${prefix}no such file or directory: ${p}`);
     if (statSync(p).isDirectory()) {
+      // A folder of DICOM instances (and no other slides) is one slide: a series.
+      if (isDicomSeriesFolder(p, isNonDicomSlideFile)) {
+        out.push(resolve(p));
+        continue;
+      }
       const files = slideFileNames(p).map((f) => resolve(join(p, f)));
       if (files.length === 0 && o.emptyFolder !== 'skip')
         throw new SlideNotFoundError(
