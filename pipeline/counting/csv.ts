@@ -1,16 +1,7 @@
 /** The counts CSV of `wsi count` (pipeline/io/csv.ts: RFC 4180, opens in a spreadsheet). */
 import { type CsvValue, csvTable } from '../io/csv.ts';
 
-export const COUNT_CSV_HEADER = [
-  'image',
-  'plate',
-  'well',
-  'row',
-  'column',
-  'field',
-  'count',
-  'mean_area',
-] as const;
+const COUNT_CSV_HEADER = ['image', 'plate', 'well', 'row', 'column', 'field', 'count', 'mean_area'] as const;
 
 export interface CountCsvRow {
   image: string;

@@ -88,13 +88,3 @@ export function loadAnnotations(
     coords: JSON.parse(r.coords_json) as Annotation['coords'],
   }));
 }
-
-export function annotationSources(store: Store, slideId: string): string[] {
-  return (
-    store.db
-      .prepare('SELECT DISTINCT source FROM annotations WHERE slide_id = ? ORDER BY source')
-      .all(slideId) as {
-      source: string;
-    }[]
-  ).map((r) => r.source);
-}

@@ -112,6 +112,7 @@ export function replaceWells(store: Store, runId: number, wells: readonly WellRo
   })();
 }
 
+/** A run's well aggregates, by plate, row and column (for the CSV's heatmaps). */
 export function wellsOfRun(store: Store, runId: number): WellRow[] {
   const rows = store.db
     .prepare(

@@ -66,7 +66,7 @@ export function screenRequest(method: string | undefined, url: string | undefine
   return { path, query };
 }
 
-export async function createViewer(options: ViewerOptions): Promise<Viewer> {
+async function createViewer(options: ViewerOptions): Promise<Viewer> {
   await buildClient();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const slides = createSlideRegistry(options.store, options.openSlide);
