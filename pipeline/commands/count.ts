@@ -2,33 +2,32 @@
  * `wsi count`: count cells in images (a plate or a dataset) or over a slide, or train the density counter.
  * Thin: flags → options → pipeline/counting.
  */
-import { writeFileSync } from 'node:fs';
-import path from 'node:path';
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
-import { countsCsv } from '../counting/csv.ts';
-import { DEFAULT_DENSITY_MODEL, loadDensityModel } from '../counting/density-io.ts';
-import { writePlateHeatmap } from '../counting/heatmap.ts';
-import { compileWellPattern, type PlateFormat } from '../counting/plate.ts';
-import { WATERSHED_PRESETS, type WatershedPreset } from '../counting/watershed-counter.ts';
 import { ConfigError } from '../errors.ts';
-import { expandSlidePaths } from '../io/slide-files.ts';
-import { createPool, defaultWorkerCount, poolExecutor } from '../pool.ts';
-import { createProgress } from '../progress.ts';
-import { runStage, stageExitCode } from '../stage/index.ts';
-import { countImagesStage, expandImageInputs } from '../stages/count-images.ts';
-import { countSlideStage } from '../stages/count-slide.ts';
-import { countsOfRun, wellsOfRun } from '../store/counting-queries.ts';
-import { openStore } from '../store/db.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage:
-  wsi count <images|folder>... --method watershed|density [--model DIR] --out counts.csv
-            [--db results.sqlite] [--plate 96|384] [--well-pattern REGEX] [--heatmap PNG]
-            [--preset auto|fluorescence|brightfield] [--workers N] [--quiet]
+  wsi count <images|folder>... [--method auto|he-watershed|density|watershed] [--model DIR]
+            [--he-model FILE.json] --out counts.csv [--db results.sqlite] [--plate 96|384]
+            [--well-pattern REGEX] [--channel N|NAME] [--plate-map map.csv] [--keep-flagged]
+            [--heatmap PNG] [--preset auto|fluorescence|brightfield] [--workers N] [--quiet]
   wsi count <slide> --region x,y,w,h | --tissue  --db results.sqlite [--method watershed] [--tile 1024] [--workers N]
   wsi count train --images DIR (--dots DIR | --labels DIR) --out MODEL_DIR [--n 32] [--holdout 30]
             [--seed 1] [--steps 2500] [--sigma 2] [--crop 64] [--batch 8]
             [--normalisation dataset|image] [--no-calibration] [--quiet]
+  wsi count train-he --images DOTS_DIR --labelled IMAGE.png [--labelled …] --out FILE.json
+            [--f1-floor 0.838] [--name he-watershed] [--quiet]
+
+--method auto (the default) picks the counter per image: brightfield H&E colour images → the shipped
+H&E counter (models/he-watershed), dark-background colour images → the density model
+(models/density-vgg), one channel of a plate → the watershed (fluorescence preset). Instrument names
+(ImageXpress Plate_A01_s1_w1.tif, Operetta/Phenix r01c01f01p01-ch1sk1fk1fl1.tiff) are grouped per field
+and one channel counted: --channel by 1-based number or by name from Plate.HTD / Index.idx.xml, else
+the nuclear stain (DAPI, Hoechst…), else channel 1; for 16-bit or multi-page TIFF fields --channel
+picks the page or sample. Plates also get counts.wells.csv (count per field, mean, SD, CV, QC flags:
+out_of_focus, empty, saturated, outlier; flagged fields left out of the means unless --keep-flagged)
+and, with --plate-map (well,condition,concentration,role), counts.plates.csv (Z′ per plate) and
+counts.conditions.csv. train-he learns the H&E counter's watershed parameters (see models/he-watershed).
 
 Counting writes a CSV with columns image,plate,well,row,column,field,count,mean_area (plate columns are
 empty for images whose names carry no well id) and, for plates, a heatmap PNG (default: next to the CSV).
@@ -96,142 +95,15 @@ async function train(argv: string[]): Promise<number> {
   return 0;
 }
 
-const FLAGS = {
-  method: { type: 'string' },
-  model: { type: 'string' },
-  out: { type: 'string' },
-  db: { type: 'string' },
-  plate: { type: 'string' },
-  'well-pattern': { type: 'string' },
-  heatmap: { type: 'string' },
-  preset: { type: 'string' },
-  workers: { type: 'string' },
-  region: { type: 'string' },
-  tissue: { type: 'boolean' },
-  tile: { type: 'string' },
-  quiet: { type: 'boolean' },
-} as const;
-
-/** Counting images or slides: flags → a count stage → CSV, heatmaps, store. */
-async function count(argv: string[]): Promise<number> {
-  const p = parseFlags(argv, FLAGS);
-  if (p.positionals.length === 0)
-    throw new ConfigError('give images, a folder or a slide to count (wsi count --help)');
-  const method = stringFlag(p, 'method') ?? 'watershed';
-  if (method !== 'watershed' && method !== 'density') {
-    throw new ConfigError(`--method must be watershed or density, got '${method}'`);
-  }
-  const preset = (stringFlag(p, 'preset') ?? 'auto') as WatershedPreset | 'auto';
-  if (preset !== 'auto' && !(preset in WATERSHED_PRESETS)) {
-    throw new ConfigError(`--preset must be auto, fluorescence or brightfield, got '${preset}'`);
-  }
-  const workers = numberFlag(p, 'workers', {
-    default: defaultWorkerCount(),
-    integer: true,
-    min: 1,
-    max: 256,
-  });
-  const quiet = boolFlag(p, 'quiet');
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  if (stringFlag(p, 'region') !== undefined || boolFlag(p, 'tissue')) {
-    if (stringFlag(p, 'region') !== undefined && boolFlag(p, 'tissue'))
-      throw new ConfigError('give --region or --tissue, not both');
-    const db = stringFlag(p, 'db', true);
-    const stage = countSlideStage({
-      region: stringFlag(p, 'region'),
-      tile: numberFlag(p, 'tile', { default: 1024, integer: true, min: 64, max: 8192 }),
-      preset: preset === 'auto' ? 'brightfield' : preset,
-    });
-    const inputs = expandSlidePaths(p.positionals);
-    const store = openStore(db);
-    const pool = createPool({ workers });
-    const progress = createProgress({ total: 0, label: 'count slide', unit: 'tiles', quiet });
-    try {
-      const report = await runStage(stage, { store, executor: poolExecutor(pool), progress, inputs });
-      const total = report.slides.reduce((n, s) => n + (s.items ?? 0), 0);
-      if (!quiet) log(`counted ${total} nuclei; run ${report.runId} in ${db}`);
-      return stageExitCode(report, log);
-    } finally {
-      await pool.close();
-      store.close();
-    }
-  }
-  const out = stringFlag(p, 'out', true);
-  const plateFlag = numberFlag(p, 'plate', { default: 96, integer: true });
-  if (plateFlag !== 96 && plateFlag !== 384)
-    throw new ConfigError(`--plate must be 96 or 384, got ${plateFlag}`);
-  const plate = plateFlag as PlateFormat;
-  const patternSource = stringFlag(p, 'well-pattern');
-  const compiledPattern = patternSource ? compileWellPattern(patternSource) : undefined;
-  let modelDir: string | undefined;
-  if (method === 'density') {
-    modelDir = path.resolve(stringFlag(p, 'model') ?? DEFAULT_DENSITY_MODEL);
-    await loadDensityModel(modelDir).then((m) => m.model.dispose()); // fail fast, in one line, on a bad model
-  } else if (stringFlag(p, 'model')) {
-    throw new ConfigError('--model applies to --method density only');
-  }
-  const images = expandImageInputs(p.positionals);
-  const stage = countImagesStage({
-    images,
-    method,
-    modelDir,
-    preset,
-    plate,
-    pattern: patternSource,
-    compiledPattern,
-  });
-  // Without --db the rows live in a store in memory just long enough to write the CSV.
-  const db = stringFlag(p, 'db');
-  const store = openStore(db ?? ':memory:');
-  const pool = createPool({ workers });
-  const progress = createProgress({ total: 0, label: 'count', unit: 'images', quiet });
-  try {
-    const report = await runStage(stage, {
-      store,
-      executor: poolExecutor(pool),
-      progress,
-      inputs: images,
-      // One task per image: images in flight, not slides open, set the parallelism.
-      slidesAtOnce: Math.max(2, workers * 2),
-    });
-    const byImage = new Map(countsOfRun(store, report.runId).map((r) => [r.image, r]));
-    const rows = images.flatMap((f) => {
-      const r = byImage.get(path.basename(f));
-      return r ? [{ ...r, meanArea: r.meanArea }] : [];
-    });
-    writeFileSync(out, countsCsv(rows));
-    const wells = wellsOfRun(store, report.runId);
-    if (wells.length > 0) {
-      const plates = [...new Set(wells.map((w) => w.plate))];
-      const heatmap = stringFlag(p, 'heatmap') ?? `${out.replace(/\.csv$/i, '')}.heatmap.png`;
-      for (const name of plates) {
-        const file = plates.length === 1 ? heatmap : heatmap.replace(/\.png$/i, `.${name}.png`);
-        await writePlateHeatmap(
-          file,
-          wells.filter((w) => w.plate === name),
-          plate,
-          `${name}: cells per well (${method})`,
-        );
-      }
-    }
-    if (!quiet) {
-      log(
-        `counted ${rows.length} images (${wells.length} wells) → ${out}${db ? `; run ${report.runId} in ${db}` : ''}`,
-      );
-    }
-    return stageExitCode(report, log);
-  } finally {
-    await pool.close();
-    store.close();
-  }
-}
-
 export const command: Command = {
   name: 'count',
   summary: 'count cells (watershed or density) in images, plates or slides; train the density counter',
   usage: USAGE,
   async run(argv) {
     if (argv[0] === 'train') return train(argv.slice(1));
-    return count(argv);
+    if (argv[0] === 'train-he')
+      return (await import('../counting/he-train-run.ts')).runHeTraining(argv.slice(1)).then(() => 0); // issue 17
+    const { runCount } = await import('../counting/count-run.ts');
+    return runCount(argv);
   },
 };

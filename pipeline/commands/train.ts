@@ -13,7 +13,7 @@ import type { Command } from './types.ts';
 
 const usage = `
 usage: wsi train --db FILE --slides DIR|LIST --annotations DIR --sampler uniform|balanced|cased --steps N
-                 --out MODEL_DIR [--val-slides DIR|LIST] [--resume] [options]
+                 --out MODEL_DIR [--val-slides DIR|LIST] [--resume] [--annotations-from-db] [options]
 
 Trains the fully convolutional patch classifier on the grid \`wsi patches\` cuts (tissue >= 50%, at --mpp
 µm/px, patch = the model's receptive field), labelled as it labels them (tumour when the central 32x32 px
@@ -30,6 +30,8 @@ options:
   --refresh-every 50 --refresh-size 256   CASED: re-score this many patches every K steps
   --val-every 50          validation AUC (and checkpoint) every K steps
   --no-augment            no flips/rotations/H&E jitter
+  --annotations-from-db   also use the annotations drawn in the viewer (tumour; normal = not tumour even
+                          inside a file's outline; exclude = patches left out); --annotations becomes optional
 `;
 
 export const command: Command = {
@@ -61,11 +63,13 @@ export const command: Command = {
         'val-every': { type: 'string' },
         'no-augment': { type: 'boolean' },
         quiet: { type: 'boolean' },
+        'annotations-from-db': { type: 'boolean' },
       },
       false,
     );
     const dbPath = stringFlag(p, 'db', true);
-    const annotations = stringFlag(p, 'annotations', true);
+    const fromDb = boolFlag(p, 'annotations-from-db');
+    const annotations = fromDb ? stringFlag(p, 'annotations') : stringFlag(p, 'annotations', true);
     const trainPaths = resolveSlidePaths(stringFlag(p, 'slides', true));
     const valSpec = stringFlag(p, 'val-slides');
     const valPaths = valSpec ? resolveSlidePaths(valSpec) : [];
@@ -125,6 +129,7 @@ export const command: Command = {
         mpp,
         config,
         resume: boolFlag(p, 'resume'),
+        annotationsFromDb: fromDb,
         progress: (o) => createProgress({ ...o, quiet }),
       });
       process.stdout.write(

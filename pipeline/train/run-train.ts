@@ -3,6 +3,7 @@
  * (resuming from the checkpoint when asked), log the curve to training_log, register the model. Called by
  * `wsi train` and by the CAMELYON study; the caller owns the store and the progress bars.
  */
+import { drawnTrainingTruth, mergeDrawnTruth } from '../annotations/training-from-store.ts';
 import { archGeometry } from '../models/patch-classifier.ts';
 import type { Progress, ProgressOptions } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
@@ -17,11 +18,13 @@ import { type TrainConfig, trainPatchClassifier } from './trainer.ts';
 export interface TrainClassifierOptions {
   trainPaths: string[];
   valPaths: string[];
-  annotations: string;
+  annotations: string | undefined;
   outDir: string;
   mpp: number;
   config: TrainConfig;
   resume?: boolean;
+  /** Also use the annotations drawn in the viewer (annotations/training-from-store.ts). */
+  annotationsFromDb?: boolean;
   /** Progress bars (default: none). */
   progress?: (o: ProgressOptions) => Progress;
 }
@@ -32,18 +35,30 @@ export async function trainClassifier(store: Store, o: TrainClassifierOptions) {
   const { config, mpp, outDir } = o;
   const arch = config.arch;
   const bar = (p: ProgressOptions) => o.progress?.(p) ?? silent;
-  const trainSources = slideSources(o.trainPaths, o.annotations);
-  const valSources = o.valPaths.length ? slideSources(o.valPaths, o.annotations) : [];
+  let trainSources = slideSources(o.trainPaths, o.annotations);
+  let valSources = o.valPaths.length ? slideSources(o.valPaths, o.annotations) : [];
   const patchSize = archGeometry(arch).receptiveField;
   let runId: number | undefined;
   try {
+    const slideIds = new Map<string, string>();
     for (const path of [...o.trainPaths, ...o.valPaths]) {
       const slide = await openSlide(path);
       try {
-        upsertSlide(store, slide);
+        slideIds.set(path, upsertSlide(store, slide));
       } finally {
         await slide.close();
       }
+    }
+    // Drawings from the viewer join the file annotations.
+    const drawn: string[] = [];
+    if (o.annotationsFromDb) {
+      const withDrawn = (s: (typeof trainSources)[number]) => {
+        const d = drawnTrainingTruth(store, slideIds.get(s.path) as string);
+        drawn.push(d.digest);
+        return { ...s, ...mergeDrawnTruth(s.truth, d) };
+      };
+      trainSources = trainSources.map(withDrawn);
+      valSources = valSources.map(withDrawn);
     }
     const loading = bar({
       total: trainSources.length + valSources.length,
@@ -70,6 +85,7 @@ export async function trainClassifier(store: Store, o: TrainClassifierOptions) {
       out: outDir,
       slides: trainSources.map((s) => s.name),
       valSlides: valSources.map((s) => s.name),
+      ...(o.annotationsFromDb ? { drawnAnnotations: drawn } : {}),
     });
     runId = run.runId;
     const progress = bar({
