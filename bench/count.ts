@@ -25,7 +25,7 @@ import { generateInstrumentPlate } from '../fixtures/plate/instrument.ts';
 import { selectChannel } from '../pipeline/counting/channel.ts';
 import type { CountFieldTask } from '../pipeline/counting/count-field.ts';
 import { unpackCellArrays } from '../pipeline/counting/count-image.ts';
-import type { FieldResultMessage } from '../pipeline/counting/count-run-fields.ts';
+import type { FieldResultMessage } from '../pipeline/counting/field-rows.ts';
 import { readImage } from '../pipeline/counting/image-io.ts';
 import { segmentChannel } from '../pipeline/counting/watershed-counter.ts';
 import { createPool } from '../pipeline/pool.ts';

@@ -71,6 +71,8 @@ export function createPool(options: PoolOptions = {}): WorkerPool {
       inFlight++;
       try {
         return (await piscina.run({ kind, payload }, { transferList })) as R;
+      } catch (err) {
+        throw withNameFromWorker(err);
       } finally {
         inFlight--;
       }
@@ -79,6 +81,18 @@ export function createPool(options: PoolOptions = {}): WorkerPool {
       await piscina.destroy();
     },
   };
+}
+
+/**
+ * A worker's named error (SlideFormatError, ...) crosses the thread as a plain Error whose stack still
+ * starts with its name: give it that name back, so failures are recorded as `SlideFormatError: ...`.
+ */
+function withNameFromWorker(err: unknown): unknown {
+  if (err instanceof Error && err.name === 'Error') {
+    const name = /^([A-Z]\w*Error): /.exec(err.stack ?? '')?.[1];
+    if (name) err.name = name;
+  }
+  return err;
 }
 
 /** The pool as a TaskExecutor, typed against the task map (tasks.ts). The pool's owner closes the pool. */

@@ -4,7 +4,9 @@
  * type-checked against it. Payloads are plain JSON (a queue can store them); results are typed arrays
  * (transferred back from a thread, or serialised by a queue).
  */
+import type { CountFieldTask } from './counting/count-field.ts';
 import type { CountImageTask } from './counting/count-image.ts';
+import type { FieldResultMessage } from './counting/field-rows.ts';
 import type { TileCountTask } from './counting/tile-count.ts';
 import type { FcnTile, ReadScale } from './models/fcn-plan.ts';
 import type { Normalisation } from './models/normalise.ts';
@@ -12,7 +14,7 @@ import type { PatchResolution } from './patches/types.ts';
 import type { LevelRegion } from './slide/types.ts';
 import type { StainPair } from './stain/apply.ts';
 
-export type { CountImageTask, TileCountTask };
+export type { CountFieldTask, CountImageTask, FieldResultMessage, TileCountTask };
 
 /** Read a batch of patches of one slide; write each as PNG/JPEG when a file is given. */
 export interface PatchExtractPayload {
@@ -102,6 +104,7 @@ export interface TaskMap {
   'embed-patches': { payload: EmbedPatchesPayload; result: Float32Array };
   'count-image': { payload: CountImageTask; result: Float64Array };
   'count-tile': { payload: TileCountTask; result: Float32Array };
+  'count-field': { payload: CountFieldTask; result: FieldResultMessage };
   'tissue-detect': { payload: TissueDetectPayload; result: TissueDetectResult };
 }
 

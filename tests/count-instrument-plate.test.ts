@@ -9,7 +9,7 @@ import {
   type InstrumentLayout,
   type InstrumentPlate,
 } from '../fixtures/plate/instrument.ts';
-import { runCount } from '../pipeline/counting/count-run.ts';
+import { runCount } from '../pipeline/commands/count.ts';
 import { ConfigError } from '../pipeline/errors.ts';
 import { repoRoot, tempDir } from './helpers/paths.ts';
 

@@ -1,7 +1,8 @@
 /** Worker task: count one plate field or image with the counter its method picks, and measure its QC. */
-import { type CountFieldTask, countField } from '../pipeline/counting/count-field.ts';
+import { countField } from '../pipeline/counting/count-field.ts';
 import { packCellArrays } from '../pipeline/counting/count-image.ts';
 import type { DensityModelInfo } from '../pipeline/counting/density-counter.ts';
+import type { TaskPayload, TaskResult } from '../pipeline/tasks.ts';
 
 const models = new Map<string, Promise<DensityModelInfo>>();
 
@@ -19,7 +20,7 @@ async function densityModel(dir: string): Promise<DensityModelInfo> {
   return m;
 }
 
-export async function run(task: CountFieldTask): Promise<unknown> {
+export async function run(task: TaskPayload<'count-field'>): Promise<TaskResult<'count-field'>> {
   // Structured clone: an object of a few numbers plus one Float64Array of cells (small per field).
   const r = await countField(task, densityModel);
   return { ...r, cells: packCellArrays(r.cells) };

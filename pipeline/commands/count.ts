@@ -1,9 +1,17 @@
 /**
  * `wsi count`: count cells in images (a plate or a dataset) or over a slide, or train the density counter.
- * Thin: flags → options → pipeline/counting.
+ * Flags → options → the count stages (pipeline/stages/count-images.ts, count-slide.ts); this command owns
+ * the store, the worker pool and the progress bar.
  */
-import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
+import path from 'node:path';
+import { boolFlag, numberFlag, type Parsed, parseFlags, stringFlag } from '../args.ts';
+import type { WatershedPreset } from '../counting/watershed-counter.ts';
 import { ConfigError } from '../errors.ts';
+import { expandImagePaths, expandSlidePaths } from '../io/slide-files.ts';
+import { createPool, defaultWorkerCount, poolExecutor } from '../pool.ts';
+import { createProgress } from '../progress.ts';
+import { runStage, stageExitCode } from '../stage/index.ts';
+import { openStore } from '../store/db.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage:
@@ -95,6 +103,168 @@ async function train(argv: string[]): Promise<number> {
   return 0;
 }
 
+const FLAGS = {
+  method: { type: 'string' },
+  model: { type: 'string' },
+  out: { type: 'string' },
+  db: { type: 'string' },
+  plate: { type: 'string' },
+  'well-pattern': { type: 'string' },
+  heatmap: { type: 'string' },
+  preset: { type: 'string' },
+  workers: { type: 'string' },
+  region: { type: 'string' },
+  tissue: { type: 'boolean' },
+  tile: { type: 'string' },
+  quiet: { type: 'boolean' },
+  channel: { type: 'string' },
+  'plate-map': { type: 'string' },
+  'keep-flagged': { type: 'boolean' },
+  'he-model': { type: 'string' },
+} as const;
+
+const log = (line: string) => process.stderr.write(`${line}\n`);
+
+/** `wsi count <images|folders|slides> ...` (not train): the exit code. */
+export async function runCount(argv: string[]): Promise<number> {
+  const p = parseFlags(argv, FLAGS);
+  if (p.positionals.length === 0)
+    throw new ConfigError('give images, a folder or a slide to count (wsi count --help)');
+  const { WATERSHED_PRESETS } = await import('../counting/watershed-counter.ts');
+  const preset = (stringFlag(p, 'preset') ?? 'auto') as WatershedPreset;
+  if (preset !== 'auto' && !(preset in WATERSHED_PRESETS)) {
+    throw new ConfigError(`--preset must be auto, fluorescence or brightfield, got '${preset}'`);
+  }
+  const workers = numberFlag(p, 'workers', {
+    default: defaultWorkerCount(),
+    integer: true,
+    min: 1,
+    max: 256,
+  });
+  if (stringFlag(p, 'region') !== undefined || boolFlag(p, 'tissue'))
+    return countSlides(p, preset === 'auto' ? 'brightfield' : preset, workers);
+  return countImages(p, preset, workers);
+}
+
+/** `wsi count <slides> --region|--tissue --db FILE`: the count-slide stage. */
+async function countSlides(p: Parsed, preset: WatershedPreset, workers: number): Promise<number> {
+  const region = stringFlag(p, 'region');
+  if (region !== undefined && boolFlag(p, 'tissue'))
+    throw new ConfigError('give --region or --tissue, not both');
+  const db = stringFlag(p, 'db', true);
+  const { countSlideStage } = await import('../stages/count-slide.ts');
+  const stage = countSlideStage({
+    region,
+    tile: numberFlag(p, 'tile', { default: 1024, integer: true, min: 64, max: 8192 }),
+    preset,
+  });
+  const inputs = expandSlidePaths(p.positionals);
+  const quiet = boolFlag(p, 'quiet');
+  const store = openStore(db);
+  const pool = createPool({ workers });
+  const progress = createProgress({ total: 0, label: 'count slide', unit: 'tiles', quiet });
+  try {
+    const report = await runStage(stage, { store, executor: poolExecutor(pool), progress, inputs });
+    const total = report.slides.reduce((n, s) => n + (s.items ?? 0), 0);
+    if (!quiet) log(`counted ${total} nuclei; run ${report.runId} in ${db}`);
+    return stageExitCode(report, log);
+  } finally {
+    await pool.close();
+    store.close();
+  }
+}
+
+/** `wsi count <images|folders> --out counts.csv [--db FILE]`: the count-images stage. */
+async function countImages(p: Parsed, preset: WatershedPreset, workers: number): Promise<number> {
+  const [{ parseCountMethod }, { DEFAULT_DENSITY_MODEL, loadDensityModel }, he, plateMod, layout, wells] =
+    await Promise.all([
+      import('../counting/auto-method.ts'),
+      import('../counting/density-io.ts'),
+      import('../counting/he-counter.ts'),
+      import('../counting/plate.ts'),
+      import('../counting/plate-layout.ts'),
+      import('../counting/wells.ts'),
+    ]);
+  const method = parseCountMethod(stringFlag(p, 'method'));
+  const out = stringFlag(p, 'out', true);
+  const plate = numberFlag(p, 'plate', { default: 96, integer: true });
+  if (plate !== 96 && plate !== 384) throw new ConfigError(`--plate must be 96 or 384, got ${plate}`);
+  const pattern = stringFlag(p, 'well-pattern');
+  let modelDir: string | undefined;
+  if (method === 'density' || method === 'auto') {
+    modelDir = path.resolve(stringFlag(p, 'model') ?? DEFAULT_DENSITY_MODEL);
+    // Fail fast, in one line, on a bad model (auto loads it in a worker only if a fluorescence image comes).
+    if (method === 'density') await loadDensityModel(modelDir).then((m) => m.model.dispose());
+  } else if (stringFlag(p, 'model')) {
+    throw new ConfigError('--model applies to --method density only');
+  }
+  // Well ids are parsed (and out-of-plate wells refused), channels chosen, before any work starts.
+  const plan = layout.planFields(expandImagePaths(p.positionals), {
+    channel: stringFlag(p, 'channel'),
+    plate,
+    pattern: pattern ? plateMod.compileWellPattern(pattern) : undefined,
+  });
+  const heModelFile = stringFlag(p, 'he-model');
+  const heModel =
+    method === 'auto' || method === 'he-watershed'
+      ? he.loadHeModel(heModelFile ?? he.DEFAULT_HE_MODEL)
+      : undefined;
+  const plateMapFile = stringFlag(p, 'plate-map');
+  const plateMap = plateMapFile ? wells.readPlateMap(plateMapFile) : undefined;
+  const [{ countImagesStage }, { methodSummary, throughput }] = await Promise.all([
+    import('../stages/count-images.ts'),
+    import('../counting/field-rows.ts'),
+  ]);
+  const stage = countImagesStage({
+    plan,
+    method,
+    modelDir,
+    heModel,
+    heModelFile,
+    preset,
+    plate,
+    pattern,
+    plateMap,
+    keepFlagged: boolFlag(p, 'keep-flagged'),
+    out,
+    heatmap: stringFlag(p, 'heatmap'),
+  });
+  // Without --db the rows live in a store in memory just long enough to write the CSV.
+  const db = stringFlag(p, 'db');
+  const quiet = boolFlag(p, 'quiet');
+  const store = openStore(db ?? ':memory:');
+  const pool = createPool({ workers });
+  const progress = createProgress({ total: 0, label: 'count', unit: 'images', quiet });
+  const started = performance.now();
+  try {
+    const report = await runStage(stage, {
+      store,
+      executor: poolExecutor(pool),
+      progress,
+      inputs: plan.fields.map((f) => f.file),
+      // One task per image: images in flight, not slides open, set the parallelism.
+      slidesAtOnce: Math.max(2, 2 * pool.size),
+    });
+    const result = stage.result!;
+    if (!quiet) {
+      log(
+        `counted ${result.rows.length} images (${result.wells} wells) → ${out}${db ? `; run ${report.runId} in ${db}` : ''}`,
+      );
+      for (const line of [
+        throughput(result.rows.length, started),
+        result.rows.length ? methodSummary(result.rows) : undefined,
+        plan.note,
+        ...result.summary,
+      ])
+        if (line) log(line);
+    }
+    return stageExitCode(report, log);
+  } finally {
+    await pool.close();
+    store.close();
+  }
+}
+
 export const command: Command = {
   name: 'count',
   summary: 'count cells (watershed or density) in images, plates or slides; train the density counter',
@@ -103,7 +273,6 @@ export const command: Command = {
     if (argv[0] === 'train') return train(argv.slice(1));
     if (argv[0] === 'train-he')
       return (await import('../counting/he-train-run.ts')).runHeTraining(argv.slice(1)).then(() => 0); // issue 17
-    const { runCount } = await import('../counting/count-run.ts');
     return runCount(argv);
   },
 };

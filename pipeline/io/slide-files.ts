@@ -5,7 +5,7 @@
  */
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { extname, join, resolve } from 'node:path';
-import { SlideNotFoundError } from '../errors.ts';
+import { ConfigError, SlideNotFoundError } from '../errors.ts';
 import { isDicomSeriesFolder } from '../slide/dicom/series-folder.ts';
 
 export const SLIDE_EXTENSIONS: ReadonlySet<string> = new Set([
@@ -78,4 +78,26 @@ export function expandSlidePaths(paths: readonly string[], o: ExpandOptions = {}
     } else out.push(resolve(p));
   }
   return [...new Set(out)];
+}
+
+const IMAGE = /\.(png|jpe?g|tiff?)$/i;
+/** Ground-truth files that sit beside dataset images and are not images to count. */
+const NOT_AN_IMAGE_TO_COUNT = /(_dots|dots\.|_labels|_mask)/i;
+
+/**
+ * Images to count (`wsi count`): files named on the command line plus the images directly inside named
+ * folders (not their ground-truth dot, label or mask files), absolute, sorted, each once.
+ */
+export function expandImagePaths(inputs: readonly string[]): string[] {
+  const out = new Set<string>();
+  for (const input of inputs) {
+    if (!existsSync(input)) throw new ConfigError(`${input}: no such file or folder`);
+    if (statSync(input).isDirectory()) {
+      for (const f of readdirSync(input)) {
+        if (IMAGE.test(f) && !NOT_AN_IMAGE_TO_COUNT.test(f)) out.add(resolve(input, f));
+      }
+    } else out.add(resolve(input));
+  }
+  if (out.size === 0) throw new ConfigError(`no images found in ${inputs.join(', ')}`);
+  return [...out].sort();
 }

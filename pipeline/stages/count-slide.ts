@@ -9,15 +9,8 @@ import path from 'node:path';
 import { parseRegion, type Rect, tileGrid } from '../counting/slide-count.ts';
 import { unpackTile } from '../counting/tile-count.ts';
 import type { WatershedPreset } from '../counting/watershed-counter.ts';
-import { ConfigError } from '../errors.ts';
-import { expandSlidePaths } from '../io/slide-files.ts';
-import { createPool, poolExecutor } from '../pool.ts';
-import { createProgress } from '../progress.ts';
-import { stageExitCode } from '../stage/report.ts';
-import { runStage } from '../stage/run-stage.ts';
 import type { Stage } from '../stage/types.ts';
 import { deleteCells, insertCells, upsertCount } from '../store/counting-queries.ts';
-import { openStore } from '../store/db.ts';
 import { detectTissue, tissueFraction } from '../tissue/index.ts';
 
 export interface CountSlideOptions {
@@ -96,33 +89,4 @@ export function countSlideStage(o: CountSlideOptions): Stage<SlideCountState, 'c
       return state.total;
     },
   };
-}
-
-/** `wsi count <slides> --region|--tissue --db FILE`: the stage with its store, pool and progress bar. */
-export async function countSlides(o: {
-  slides: string[];
-  region?: string;
-  tissue: boolean;
-  db: string;
-  tile: number;
-  preset: WatershedPreset;
-  workers: number;
-  quiet: boolean;
-}): Promise<number> {
-  if (o.region !== undefined && o.tissue) throw new ConfigError('give --region or --tissue, not both');
-  const stage = countSlideStage({ region: o.region, tile: o.tile, preset: o.preset });
-  const inputs = expandSlidePaths(o.slides);
-  const store = openStore(o.db);
-  const pool = createPool({ workers: o.workers });
-  const progress = createProgress({ total: 0, label: 'count slide', unit: 'tiles', quiet: o.quiet });
-  const log = (line: string) => process.stderr.write(`${line}\n`);
-  try {
-    const report = await runStage(stage, { store, executor: poolExecutor(pool), progress, inputs });
-    const total = report.slides.reduce((n, s) => n + (s.items ?? 0), 0);
-    if (!o.quiet) log(`counted ${total} nuclei; run ${report.runId} in ${o.db}`);
-    return stageExitCode(report, log);
-  } finally {
-    await pool.close();
-    store.close();
-  }
 }

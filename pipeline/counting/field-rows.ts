@@ -1,7 +1,6 @@
 /**
- * Glue between the batch counter (count-run.ts) and issue 17's modules, kept in one place so the calls
- * in count-run.ts stay one line each: the worker task of a field, the CSV columns of its result, its
- * store row, and the summary lines.
+ * A counted field's rows: the worker task of a field, the CSV columns of its result (or of an earlier
+ * attempt's, from the store), its QC store row, and the summary lines (stages/count-images.ts).
  */
 
 import type { FieldQcRow } from '../store/plate-qc-queries.ts';
