@@ -77,6 +77,8 @@ const DUMP = [
   'SELECT s.name, p.x, p.y, p.width, p.height, p.level, p.mpp, p.tissue, p.label, p.score FROM patches p JOIN slides s ON s.id = p.slide_id ORDER BY 1, 2, 3',
   'SELECT s.name, r.score, r.label, r.details_json FROM slide_results r JOIN slides s ON s.id = r.slide_id ORDER BY 1',
   'SELECT image, plate, well, count, mean_area FROM counts ORDER BY 1',
+  'SELECT s.name, q.method, q.model_id, q.channel, q.focus, q.saturated, q.mean, q.flags FROM field_qc q JOIN slides s ON s.id = q.slide_id ORDER BY 1',
+  'SELECT plate, well, row, col, fields, count, mean_area FROM wells ORDER BY 1, 2',
   'SELECT s.name, c.x, c.y, c.area FROM cells c JOIN slides s ON s.id = c.slide_id ORDER BY 1, 2, 3',
   "SELECT s.name, rs.items FROM run_slides rs JOIN slides s ON s.id = rs.slide_id WHERE rs.status = 'done' ORDER BY 1",
 ];

@@ -20,7 +20,12 @@ export async function registerField(store: Store, file: string): Promise<string>
     if (!(err instanceof SlideFormatError)) throw err;
     // A field image is small (one camera frame), so hashing it whole is bounded.
     const bytes = await readFile(file);
-    const meta = await sharp(bytes).metadata();
+    // Not an image sharp reads either: the reader's SlideFormatError says so.
+    const meta = await sharp(bytes)
+      .metadata()
+      .catch(() => {
+        throw err;
+      });
     if (!meta.width || !meta.height) throw err;
     const format = meta.format ?? 'tiff';
     const id = createHash('sha256').update(`wsi-image-id/1 ${format}\n`).update(bytes).digest('hex');
