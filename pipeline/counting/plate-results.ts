@@ -7,7 +7,9 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { Store } from '../store/index.ts';
 import { replacePlateResults, setFieldFlags } from '../store/plate-qc-queries.ts';
-import type { CountCsvRow } from './csv.ts';
+import { type CountCsvRow, countsCsv } from './csv.ts';
+import { writePlateHeatmap } from './heatmap.ts';
+import { aggregateWells, type PlateFormat, type WellAggregate } from './plate.ts';
 import { flagFields } from './qc.ts';
 import {
   conditionStats,
@@ -109,4 +111,50 @@ export function finishPlateResults(rows: CountCsvRow[], o: PlateResultsOptions):
   if (o.store && o.runId !== undefined) replacePlateResults(o.store, o.runId, wells, plates);
   summary.push(`per-well results → ${files.join(', ')}`);
   return { wells, plates, files, summary };
+}
+
+export interface CountOutputsOptions extends PlateResultsOptions {
+  plate: PlateFormat;
+  /** The counter asked for, in the heatmap's title. */
+  method: string;
+  /** Heatmap PNG (default: next to the CSV); one per plate when there are several. */
+  heatmap?: string;
+}
+
+/**
+ * Everything a finished counting run writes from its rows: QC flags and per-well results
+ * (finishPlateResults), the counts CSV, and a heatmap per plate. Returns the well totals for the store.
+ */
+export async function writeCountOutputs(
+  rows: CountCsvRow[],
+  o: CountOutputsOptions,
+): Promise<{ wells: WellAggregate[]; summary: string[] }> {
+  const { summary } = finishPlateResults(rows, o);
+  writeFileSync(o.out, countsCsv(rows));
+  const wells = aggregateWells(
+    rows
+      .filter((r) => r.well !== undefined)
+      .map((r) => ({
+        plate: r.plate!,
+        well: r.well!,
+        row: r.row!,
+        col: r.col!,
+        field: r.field ?? 1,
+        count: r.count,
+        meanArea: r.meanArea,
+      })),
+  );
+  const plates = [...new Set(wells.map((w) => w.plate))];
+  const heatmap = o.heatmap ?? `${o.out.replace(/\.csv$/i, '')}.heatmap.png`;
+  for (const name of plates) {
+    const file = plates.length === 1 ? heatmap : heatmap.replace(/\.png$/i, `.${name}.png`);
+    const title = `${name}: cells per well (${o.method})`;
+    await writePlateHeatmap(
+      file,
+      wells.filter((w) => w.plate === name),
+      o.plate,
+      title,
+    );
+  }
+  return { wells, summary };
 }

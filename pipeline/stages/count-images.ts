@@ -6,18 +6,16 @@
  * wells/plates/conditions files and store rows, and the plate heatmaps. The run is keyed by the settings,
  * the models' content and the field names (not their folder).
  */
-import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import type { CountMethod } from '../counting/auto-method.ts';
 import { unpackCellArrays } from '../counting/count-image.ts';
-import { type CountCsvRow, countsCsv } from '../counting/csv.ts';
+import type { CountCsvRow } from '../counting/csv.ts';
 import { fieldColumns, fieldQcRow, fieldTask, resumedColumns } from '../counting/field-rows.ts';
 import { registerField } from '../counting/field-slide.ts';
 import type { HeModel } from '../counting/he-counter.ts';
-import { writePlateHeatmap } from '../counting/heatmap.ts';
-import { aggregateWells, type FieldCount, type PlateFormat } from '../counting/plate.ts';
+import type { PlateFormat } from '../counting/plate.ts';
 import type { FieldPlan, FieldToCount } from '../counting/plate-layout.ts';
-import { finishPlateResults } from '../counting/plate-results.ts';
+import { writeCountOutputs } from '../counting/plate-results.ts';
 import type { WatershedPreset } from '../counting/watershed-counter.ts';
 import type { PlateMapEntry } from '../counting/wells.ts';
 import { modelContentHash } from '../stage/identity.ts';
@@ -161,38 +159,12 @@ async function finishCounting(
     rows.push({ ...baseRow(f), count: c.count, meanArea: c.meanArea, ...resumedColumns(qc.get(id)) });
     ids.push(id);
   }
-  const plateResults = finishPlateResults(rows, {
-    out: o.out,
-    plateMap: o.plateMap,
-    keepFlagged: o.keepFlagged,
+  const { wells, summary } = await writeCountOutputs(rows, {
+    ...o,
     store: ctx.store,
     runId: ctx.runId,
     slideIds: ids,
   });
-  writeFileSync(o.out, countsCsv(rows));
-  const fields: FieldCount[] = rows
-    .filter((r) => r.well !== undefined)
-    .map((r) => ({
-      plate: r.plate!,
-      well: r.well!,
-      row: r.row!,
-      col: r.col!,
-      field: r.field ?? 1,
-      count: r.count,
-      meanArea: r.meanArea,
-    }));
-  const wells = aggregateWells(fields);
-  const plates = [...new Set(wells.map((w) => w.plate))];
-  const heatmap = o.heatmap ?? `${o.out.replace(/\.csv$/i, '')}.heatmap.png`;
-  for (const name of plates) {
-    const file = plates.length === 1 ? heatmap : heatmap.replace(/\.png$/i, `.${name}.png`);
-    await writePlateHeatmap(
-      file,
-      wells.filter((w) => w.plate === name),
-      o.plate,
-      `${name}: cells per well (${o.method})`,
-    );
-  }
   replaceWells(ctx.store, ctx.runId, wells);
-  return { rows, wells: wells.length, summary: plateResults.summary };
+  return { rows, wells: wells.length, summary };
 }
