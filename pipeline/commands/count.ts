@@ -40,7 +40,9 @@ counts.conditions.csv. train-he learns the H&E counter's watershed parameters (s
 Counting writes a CSV with columns image,plate,well,row,column,field,count,mean_area (plate columns are
 empty for images whose names carry no well id) and, for plates, a heatmap PNG (default: next to the CSV).
 With --db everything goes to the store (images as slides, counts, wells, cell centroids) and a re-run of
-the same command resumes. The density method uses models/density-vgg unless --model is given.
+the same command resumes. An image that cannot be read is recorded with its error and the others are
+counted; the command then exits 1 naming it (\`wsi runs\` lists it) and a re-run retries only it.
+The density method uses models/density-vgg unless --model is given.
 Training draws --n images from all but the last --holdout (by name) and validates on those. Inputs are
 normalised by the training images' channel statistics (--normalisation image: standardise each image)
 and the count is calibrated on the training images (gain and offset, least squares) unless
