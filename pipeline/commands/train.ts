@@ -8,6 +8,7 @@ import { createProgress } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
 import { beginRun, failRun, finishRun, openStore, registerModel, upsertSlide } from '../store/index.ts';
 import { writeTrainingLog } from '../store/training-queries.ts';
+import { defaultTrainWorkers } from '../train/data-parallel.ts';
 import { buildPatchSet, resolveSlidePaths, slideSources } from '../train/dataset.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../train/trainer.ts';
 import type { Command } from './types.ts';
@@ -31,6 +32,7 @@ options:
   --refresh-every 50 --refresh-size 256   CASED: re-score this many patches every K steps
   --val-every 50          validation AUC (and checkpoint) every K steps
   --no-augment            no flips/rotations/H&E jitter
+  --train-workers N       data-parallel threads, each takes a share of every batch (default: cores)
 `;
 
 export const command: Command = {
@@ -61,6 +63,7 @@ export const command: Command = {
         'refresh-size': { type: 'string' },
         'val-every': { type: 'string' },
         'no-augment': { type: 'boolean' },
+        'train-workers': { type: 'string' },
         quiet: { type: 'boolean' },
       },
       false,
@@ -174,6 +177,12 @@ export const command: Command = {
         outDir,
         config,
         resume: boolFlag(p, 'resume'),
+        workers: numberFlag(p, 'train-workers', {
+          default: defaultTrainWorkers(),
+          integer: true,
+          min: 1,
+          max: 64,
+        }),
         dataset: `${trainSources.length} slides, ${train.refs.length} patches (${positives} tumour)`,
         onStep: (r) => {
           // A resumed run starts past step 1: count the steps already done once.
