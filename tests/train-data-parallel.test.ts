@@ -60,7 +60,7 @@ const config: TrainConfig = {
   arch: TINY_BN,
   sampler: 'cased',
   steps: 20,
-  batchSize: 8,
+  batchSize: 16,
   learningRate: 0.01,
   valEvery: 10,
   curriculumSteps: 4,
@@ -82,6 +82,17 @@ async function weightsOf(dir: string): Promise<number[]> {
 }
 
 describe('data-parallel training', () => {
+  it('uses fewer workers when shards would be under 8 samples', async () => {
+    const r = await trainPatchClassifier({
+      train: toySet(3),
+      outDir: join(tmp, 'small'),
+      resume: false,
+      config: { ...config, steps: 1, batchSize: 12 },
+      workers: 2,
+    });
+    expect(r.meta.training?.config?.trainWorkers).toBe(1);
+  });
+
   it('splits a batch into contiguous near-equal shards', () => {
     expect(shardBounds(8, 2)).toEqual([0, 4, 8]);
     expect(shardBounds(7, 3)).toEqual([0, 3, 5, 7]);

@@ -32,7 +32,7 @@ options:
   --refresh-every 50 --refresh-size 256   CASED: re-score this many patches every K steps
   --val-every 50          validation AUC (and checkpoint) every K steps
   --no-augment            no flips/rotations/H&E jitter
-  --train-workers N       data-parallel threads, each takes a share of every batch (default: cores)
+  --train-workers N       data-parallel threads, each takes a share (>= 8) of every batch (default: cores)
 `;
 
 export const command: Command = {

@@ -16,6 +16,9 @@ import type { ArchSpec } from '../models/patch-classifier.ts';
 import { createPool, type WorkerPool } from '../pool.ts';
 import { readFlat, shardGradients, writeFlat } from './shard-grads.ts';
 
+/** Fewest samples per worker the trainer allows (smaller batches use fewer workers). */
+export const MIN_SHARD = 8;
+
 /** Default worker count for `--train-workers`: the available cores, at most 8. */
 export function defaultTrainWorkers(): number {
   return Math.max(1, Math.min(8, availableParallelism()));

@@ -19,7 +19,7 @@ import { createRng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
 import { type AugmentOptions, augmentPatch, DEFAULT_AUGMENT } from './augment.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
-import { checkTrainWorkers, createDataParallel } from './data-parallel.ts';
+import { checkTrainWorkers, createDataParallel, MIN_SHARD } from './data-parallel.ts';
 import type { PatchSet } from './dataset.ts';
 import { bce, bceTensor, scorePatches } from './score.ts';
 
@@ -119,7 +119,12 @@ export async function trainPatchClassifier(options: {
   if (train.refs.length === 0) throw new ConfigError('no training patches (is there tissue on the slides?)');
   const backend = await initBackend();
   const ckptDir = join(outDir, 'checkpoint');
-  const workers = Math.min(checkTrainWorkers(options.workers ?? 1), config.batchSize);
+  // Batch norm normalises each shard by its own statistics: shards under MIN_SHARD samples would make
+  // them too noisy (a batch of 4 on 2 workers learnt visibly worse), so small batches use fewer workers.
+  const workers = Math.max(
+    1,
+    Math.min(checkTrainWorkers(options.workers ?? 1), Math.floor(config.batchSize / MIN_SHARD)),
+  );
   const hash = trainConfigHash(config, train, workers);
   let model: tf.LayersModel;
   let meta: ModelMeta;
