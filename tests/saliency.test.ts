@@ -5,8 +5,9 @@ import * as tf from '@tensorflow/tfjs';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelError } from '../pipeline/errors.ts';
+import { writeSaliencyPanels } from '../pipeline/mil/saliency-gallery.ts';
 import { useBackend } from '../pipeline/models/backend.ts';
-import { buildPatchClassifier } from '../pipeline/models/patch-classifier.ts';
+import { buildPatchClassifier, newPatchClassifier } from '../pipeline/models/patch-classifier.ts';
 import { saliency } from '../pipeline/models/saliency.ts';
 import { writeSaliencyStrip } from '../pipeline/models/saliency-image.ts';
 import { createRng } from '../pipeline/util/rng.ts';
@@ -101,6 +102,35 @@ describe('saliency', () => {
     const meta = await sharp(file).metadata();
     expect([meta.width, meta.height]).toEqual([3 * 32 + 8, 32]);
     expect(() => saliency(model, patch.subarray(0, 10), size)).toThrow(ModelError);
+    model.dispose();
+  });
+
+  it('writes saliency strips for stored patches of a real slide, read at the model µm/px', async () => {
+    const { model, meta } = newPatchClassifier(
+      {
+        name: 't',
+        layers: [
+          { type: 'conv', filters: 4, kernel: 3 },
+          { type: 'maxpool', size: 2 },
+          { type: 'conv', filters: 4, kernel: 3 },
+        ],
+      },
+      { mpp: 2, seed: 1 },
+    );
+    const slide = join(import.meta.dirname, '..', 'fixtures', 'slides', 'CMU-1-Small-Region.svs');
+    const patches = [
+      { x: 400, y: 300, width: 64, height: 64, attention: 0.5, score: null },
+      { x: 1000, y: 1200, width: 64, height: 64, attention: 0.2, score: null },
+    ];
+    const out = await writeSaliencyPanels(model, meta, slide, patches, (i) => join(tmp, `p${i}.png`));
+    expect(out.map((p) => [p.x, p.y])).toEqual([
+      [400, 300],
+      [1000, 1200],
+    ]);
+    for (const p of out) {
+      expect((await sharp(p.file).metadata()).width).toBe(3 * 128 + 8);
+      expect(p.score).toBeGreaterThan(0);
+    }
     model.dispose();
   });
 });
