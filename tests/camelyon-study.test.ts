@@ -84,6 +84,11 @@ describe('wsi camelyon', () => {
     );
     expect(json.galleries.length).toBe(2);
     for (const g of json.galleries) expect(existsSync(join(outDir, g.file))).toBe(true);
+    // Every test slide has an out-of-distribution verdict against the classifier's training slides.
+    for (const s of json.perSlide) {
+      expect(typeof s.outOfDistribution).toBe('boolean');
+      expect(typeof s.oodReason).toBe('string');
+    }
 
     const store = openStore(join(outDir, 'study.sqlite'));
     try {
@@ -149,7 +154,8 @@ describe('wsi camelyon', () => {
     } finally {
       again.close();
     }
-  });
+    // Two full studies (train, heatmaps, out-of-distribution statistics, embeddings, MIL) on a loaded machine.
+  }, 300_000);
 
   it('refuses folders that are not CAMELYON-style with a one-line error', async () => {
     expect(

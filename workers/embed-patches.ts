@@ -10,6 +10,7 @@ import { initBackend } from '../pipeline/models/backend.ts';
 import { loadModel } from '../pipeline/models/model-io.ts';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 import type { RGBImage } from '../pipeline/slide/types.ts';
+import { applyStain, type StainPair } from '../pipeline/stain/apply.ts';
 
 export interface EmbedTask {
   slidePath: string;
@@ -22,6 +23,8 @@ export interface EmbedTask {
   size: number;
   /** Flat [x0, y0, x1, y1, ...] level-0 top-left corners of the windows. */
   origins: number[];
+  /** The slide's stain and the model's target (models trained with --stain-norm). */
+  stain?: StainPair;
 }
 
 // The reader installs geotiff's worker-thread shim itself (pipeline/slide/tiff/worker-threads-shim.ts).
@@ -51,11 +54,11 @@ export async function run(task: EmbedTask): Promise<unknown> {
   const images: RGBImage[] = [];
   for (let i = 0; i < task.origins.length; i += 2) {
     const r = { x: task.origins[i], y: task.origins[i + 1], width: task.size, height: task.size };
-    images.push(
+    const img =
       task.mode === 'mpp'
         ? await slide.readAt({ ...r, mpp: task.mpp })
-        : await slide.readRegion({ ...r, level: task.level }),
-    );
+        : await slide.readRegion({ ...r, level: task.level });
+    images.push(applyStain(img, task.stain));
   }
   // [n × dim] float32, transferred (the caller knows n, so dim = length / n).
   return Piscina.move(await encoder.embed(images));

@@ -9,6 +9,7 @@ import { type InferenceEngine, scoreTile } from '../pipeline/models/fcn-tile.ts'
 import type { Normalisation } from '../pipeline/models/normalise.ts';
 import { createOnnxRunner } from '../pipeline/models/onnx-runner.ts';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
+import type { StainPair } from '../pipeline/stain/apply.ts';
 
 export interface InferTilePayload {
   slidePath: string;
@@ -19,6 +20,7 @@ export interface InferTilePayload {
   normalisation: Normalisation;
   scale: ReadScale;
   tile: FcnTile;
+  stain?: StainPair;
 }
 
 const slides = createOpenSlideCache(2);
@@ -44,6 +46,6 @@ export async function run(p: InferTilePayload): Promise<unknown> {
     slides.get(p.slidePath, p.assumeMpp ? { fallbackMpp: p.assumeMpp } : undefined),
     engineFor(p.onnxPath, p.threads),
   ]);
-  const scores = await scoreTile(slide, engine, p.normalisation, p.scale, p.tile);
+  const scores = await scoreTile(slide, engine, p.normalisation, p.scale, p.tile, p.stain);
   return Piscina.move(new Float32Array(scores)); // a fresh buffer: the runtime's may be pooled
 }

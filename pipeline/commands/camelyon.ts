@@ -2,6 +2,7 @@
 import { numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { runCamelyonStudy } from '../mil/camelyon-study.ts';
 import { createPool } from '../pool.ts';
+import { parseStainNormFlag } from '../stain/estimate.ts';
 import type { Command } from './types.ts';
 
 const usage = `
@@ -21,6 +22,8 @@ or DIR, labels in DIR/reference.csv; e.g. made by \`wsi synth\`):
   --mpp M            classifier µm/px (default 1)
   --spacing-um U     one MIL instance per U µm of tissue (default 64)
   --mil-epochs N     attention-MIL epochs (default 80, early stopping on validation AUC)
+  --stain-norm M      none (default), reinhard, macenko or vahadane (wsi train --stain-norm)
+  --augment          strong augmentation when training the classifier (wsi train --augment)
   --seed N           default 1
   --workers N        worker threads (default 2)
 `;
@@ -44,6 +47,8 @@ export const command: Command = {
         'mil-epochs': { type: 'string' },
         seed: { type: 'string' },
         workers: { type: 'string' },
+        'stain-norm': { type: 'string' },
+        augment: { type: 'boolean' },
       },
       false,
     );
@@ -60,6 +65,8 @@ export const command: Command = {
       milEpochs: numberFlag(p, 'mil-epochs', { integer: true, min: 1 }),
       seed: numberFlag(p, 'seed', { default: 1, integer: true }),
       workers,
+      stainNorm: parseStainNormFlag(stringFlag(p, 'stain-norm')),
+      augment: p.values.augment === true,
     };
     const pool = createPool({ workers });
     try {

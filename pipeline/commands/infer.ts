@@ -79,6 +79,9 @@ export const command: Command = {
               ? 'already done'
               : s.error;
         process.stdout.write(`${s.source}: ${s.status}: ${detail}\n`);
+        // Never a confident score without the warning.
+        if (s.ood?.outOfDistribution)
+          process.stdout.write(`${s.source}: WARNING out of distribution: ${s.ood.reason}\n`);
       }
       return summary.slides.some((s) => s.status === 'failed') ? 1 : 0;
     } finally {

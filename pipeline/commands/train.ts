@@ -1,13 +1,17 @@
 /** `wsi train`: trains the patch classifier with a uniform, class-balanced or CASED sampler. */
 import { resolve } from 'node:path';
+import { drawnTrainingTruth, mergeDrawnTruth } from '../annotations/training-from-store.ts';
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { ARCHS, archGeometry } from '../models/patch-classifier.ts';
+import { attachOodReference } from '../ood/model.ts';
 import { parseSamplerKind } from '../patches/samplers/index.ts';
 import { createProgress } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
+import { parseStainNormFlag } from '../stain/estimate.ts';
 import { beginRun, failRun, finishRun, openStore, registerModel, upsertSlide } from '../store/index.ts';
 import { writeTrainingLog } from '../store/training-queries.ts';
+import { STRONG_AUGMENT } from '../train/augment.ts';
 import { defaultTrainWorkers } from '../train/data-parallel.ts';
 import { buildPatchSet, resolveSlidePaths, slideSources } from '../train/dataset.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../train/trainer.ts';
@@ -15,7 +19,7 @@ import type { Command } from './types.ts';
 
 const usage = `
 usage: wsi train --db FILE --slides DIR|LIST --annotations DIR --sampler uniform|balanced|cased --steps N
-                 --out MODEL_DIR [--val-slides DIR|LIST] [--resume] [options]
+                 --out MODEL_DIR [--val-slides DIR|LIST] [--resume] [--annotations-from-db] [options]
 
 Trains the fully convolutional patch classifier on the grid \`wsi patches\` cuts (tissue >= 50%, at --mpp
 µm/px, patch = the model's receptive field), labelled as it labels them (tumour when the central 32x32 px
@@ -33,6 +37,11 @@ options:
   --val-every 50          validation AUC (and checkpoint) every K steps
   --no-augment            no flips/rotations/H&E jitter
   --train-workers N       data-parallel threads, each takes a share (>= 8) of every batch (default: cores)
+  --annotations-from-db   also use the annotations drawn in the viewer (tumour; normal = not tumour even
+                          inside a file's outline; exclude = patches left out); --annotations becomes optional
+  --augment               strong augmentation: H&E jitter σ 0.2, brightness, contrast, blur, JPEG quality
+  --stain-norm M          none (default), reinhard, macenko or vahadane: every slide mapped to the training
+                          slides' pooled stain; the target is saved with the model and used by wsi infer/embed
 `;
 
 export const command: Command = {
@@ -64,12 +73,16 @@ export const command: Command = {
         'val-every': { type: 'string' },
         'no-augment': { type: 'boolean' },
         'train-workers': { type: 'string' },
+        augment: { type: 'boolean' },
+        'stain-norm': { type: 'string' },
         quiet: { type: 'boolean' },
+        'annotations-from-db': { type: 'boolean' },
       },
       false,
     );
     const dbPath = stringFlag(p, 'db', true);
-    const annotations = stringFlag(p, 'annotations', true);
+    const fromDb = boolFlag(p, 'annotations-from-db');
+    const annotations = fromDb ? stringFlag(p, 'annotations') : stringFlag(p, 'annotations', true);
     const trainPaths = resolveSlidePaths(stringFlag(p, 'slides', true));
     const valSpec = stringFlag(p, 'val-slides');
     const valPaths = valSpec ? resolveSlidePaths(valSpec) : [];
@@ -116,23 +129,40 @@ export const command: Command = {
       arch,
       augment: boolFlag(p, 'no-augment')
         ? { geometric: false, stainScale: 0, stainShift: 0 }
-        : DEFAULT_TRAIN.augment,
+        : boolFlag(p, 'augment')
+          ? STRONG_AUGMENT
+          : DEFAULT_TRAIN.augment,
     };
+    const stainNorm = parseStainNormFlag(stringFlag(p, 'stain-norm'));
+    if (boolFlag(p, 'augment') && boolFlag(p, 'no-augment'))
+      throw new ConfigError('--augment and --no-augment contradict each other');
     const quiet = boolFlag(p, 'quiet');
-    const trainSources = slideSources(trainPaths, annotations);
-    const valSources = valPaths.length ? slideSources(valPaths, annotations) : [];
+    let trainSources = slideSources(trainPaths, annotations);
+    let valSources = valPaths.length ? slideSources(valPaths, annotations) : [];
     const patchSize = archGeometry(arch).receptiveField;
 
     const store = openStore(dbPath);
     let runId: number | undefined;
     try {
+      const slideIds = new Map<string, string>();
       for (const path of [...trainPaths, ...valPaths]) {
         const slide = await openSlide(path);
         try {
-          upsertSlide(store, slide);
+          slideIds.set(path, upsertSlide(store, slide));
         } finally {
           await slide.close();
         }
+      }
+      // --annotations-from-db: drawings from the viewer join the file annotations (annotations/training-from-store.ts).
+      const drawn: string[] = [];
+      if (fromDb) {
+        const withDrawn = (s: (typeof trainSources)[number]) => {
+          const d = drawnTrainingTruth(store, slideIds.get(s.path) as string);
+          drawn.push(d.digest);
+          return { ...s, ...mergeDrawnTruth(s.truth, d) };
+        };
+        trainSources = trainSources.map(withDrawn);
+        valSources = valSources.map(withDrawn);
       }
       const loading = createProgress({
         total: trainSources.length + valSources.length,
@@ -144,9 +174,15 @@ export const command: Command = {
         mpp,
         patchSize,
         onSlide: (_d, n) => loading.tick(1, n),
+        stain: stainNorm ? { method: stainNorm } : undefined,
       });
       const val = valSources.length
-        ? await buildPatchSet(valSources, { mpp, patchSize, onSlide: (_d, n) => loading.tick(1, n) })
+        ? await buildPatchSet(valSources, {
+            mpp,
+            patchSize,
+            onSlide: (_d, n) => loading.tick(1, n),
+            stain: train.stain, // validation mapped to the training target
+          })
         : undefined;
       const positives = train.labels.reduce((a, b) => a + b, 0);
       loading.done(
@@ -157,9 +193,11 @@ export const command: Command = {
         ...runConfig,
         arch: arch.name,
         mpp,
+        stainNorm: stainNorm ?? 'none',
         out: outDir,
         slides: trainSources.map((s) => s.name),
         valSlides: valSources.map((s) => s.name),
+        ...(fromDb ? { drawnAnnotations: drawn } : {}),
       });
       runId = run.runId;
       const progress = createProgress({
@@ -197,6 +235,9 @@ export const command: Command = {
       progress.done(
         result.best ? `best validation AUC ${result.best.auc.toFixed(4)} at step ${result.best.step}` : '',
       );
+      // Out-of-distribution reference: the training slides' stain and nucleus size, saved with the model.
+      if (!quiet) process.stderr.write('measuring training slides for out-of-distribution checks\n');
+      await attachOodReference(outDir, trainPaths);
       const modelId = registerModel(store, {
         name: `${arch.name}-${config.sampler}`,
         kind: 'patch-classifier',

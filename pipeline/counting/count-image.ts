@@ -27,7 +27,7 @@ export interface CellArrays {
   areas: Float32Array;
 }
 
-function toArrays(r: CountResult, width: number, height: number): CellArrays {
+export function toArrays(r: CountResult, width: number, height: number): CellArrays {
   const n = r.cells.length;
   const xs = new Float32Array(n);
   const ys = new Float32Array(n);

@@ -1,7 +1,22 @@
 /** The counts CSV of `wsi count` (pipeline/io/csv.ts: RFC 4180, opens in a spreadsheet). */
 import { type CsvValue, csvTable } from '../io/csv.ts';
 
-const COUNT_CSV_HEADER = ['image', 'plate', 'well', 'row', 'column', 'field', 'count', 'mean_area'] as const;
+const COUNT_CSV_HEADER = [
+  'image',
+  'plate',
+  'well',
+  'row',
+  'column',
+  'field',
+  'count',
+  'mean_area',
+  'method',
+  'model',
+  'channel',
+  'focus',
+  'saturated',
+  'qc_flags',
+] as const;
 
 export interface CountCsvRow {
   image: string;
@@ -14,6 +29,15 @@ export interface CountCsvRow {
   field?: number;
   count: number;
   meanArea?: number;
+  /** The counter that ran (he-watershed, density, watershed) and its model id (issue 17). */
+  method?: string;
+  modelId?: string;
+  /** Channel counted, e.g. '1 (DAPI)'. */
+  channel?: string;
+  focus?: number;
+  saturated?: number;
+  /** QC flags (qc.ts), set once the plate is complete. */
+  flags?: readonly string[];
 }
 
 /** Numbers to 3 decimals (mean areas), whole numbers as they are. */
@@ -34,6 +58,12 @@ export function countsCsv(rows: readonly CountCsvRow[]): string {
       r.field,
       round3(r.count),
       round3(r.meanArea),
+      r.method,
+      r.modelId,
+      r.channel,
+      round3(r.focus),
+      round3(r.saturated),
+      r.flags?.join('+'),
     ]),
   );
 }

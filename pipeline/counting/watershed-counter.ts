@@ -105,7 +105,7 @@ export function presetFor(img: PixelImage, preset: WatershedPreset): Partial<Wat
   return p;
 }
 
-function validateWatershedOptions(o: WatershedOptions): void {
+export function validateWatershedOptions(o: WatershedOptions): void {
   const positive: (keyof WatershedOptions)[] = ['minDistance', 'adaptiveRadius', 'thresholdScale'];
   for (const k of positive) {
     const v = o[k] as number;

@@ -27,7 +27,15 @@ export interface StudyReport {
     /** [patch | gradient | Grad-CAM] strips of the top patches (files relative to the report). */
     saliency?: { file: string; x: number; y: number; score: number }[];
   }[];
-  perSlide: { name: string; label: 0 | 1; fcn: number; mil: number }[];
+  perSlide: {
+    name: string;
+    label: 0 | 1;
+    fcn: number;
+    mil: number;
+    /** Out-of-distribution verdict against the classifier's training slides (absent: no statistics). */
+    outOfDistribution?: boolean;
+    oodReason?: string;
+  }[];
   timings: Record<string, number>;
 }
 
@@ -110,9 +118,17 @@ export function renderStudyReport(r: StudyReport): string {
   lines.push(
     '## Per-slide scores (test)',
     '',
-    '| slide | label | FCN max score | MIL probability |',
-    '|---|---|---|---|',
-    ...r.perSlide.map((s) => `| ${s.name} | ${s.label ? 'Tumor' : 'Normal'} | ${f3(s.fcn)} | ${f3(s.mil)} |`),
+    '| slide | label | FCN max score | MIL probability | distribution |',
+    '|---|---|---|---|---|',
+    ...r.perSlide.map(
+      (s) =>
+        `| ${s.name} | ${s.label ? 'Tumor' : 'Normal'} | ${f3(s.fcn)} | ${f3(s.mil)} |` +
+        (s.outOfDistribution
+          ? ` ⚠ out of distribution: ${s.oodReason} |`
+          : s.outOfDistribution === false
+            ? ' in |'
+            : ' not checked |'),
+    ),
     '',
     '## Stage times',
     '',

@@ -20,6 +20,7 @@ import { detectionsFromScores } from '../eval/detections.ts';
 import { evaluateFroc, type FrocReport } from '../eval/evaluate.ts';
 import { initBackend } from '../models/backend.ts';
 import { loadModel, readModelMeta } from '../models/model-io.ts';
+import { readOodVerdicts } from '../ood/store.ts';
 import type { WorkerPool } from '../pool.ts';
 import { slideKey } from '../slide-labels.ts';
 import { openStore, type Store } from '../store/db.ts';
@@ -51,6 +52,9 @@ export interface StudyOptions {
   /** One MIL instance per this many µm. */
   spacingUm: number;
   milEpochs?: number;
+  /** Passed to `wsi train` (stain normalisation and strong augmentation; see there). */
+  stainNorm?: string;
+  augment?: boolean;
   seed: number;
   pool: WorkerPool;
   workers: number;
@@ -124,6 +128,8 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
     if (val.length && val.some((s) => s.label === 1))
       argv.push('--val-slides', val.map((s) => s.path).join(','));
     if (o.trainBatch) argv.push('--batch', String(o.trainBatch));
+    if (o.stainNorm) argv.push('--stain-norm', o.stainNorm);
+    if (o.augment) argv.push('--augment');
     if (hasCheckpoint(classifierDir)) argv.push('--resume');
     await runCommand(trainCommand, argv);
   });
@@ -286,6 +292,19 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
   const milScores = e.test.map((s) => milResults.get(slideKey(s.name))?.score ?? 0);
   const milAuc = aucOrNull(milScores, testLabels, e.options.seed);
 
+  // OOD hook: the FCN run's verdicts (pipeline/ood), by slide name.
+  const slideIds = new Map(
+    (store.db.prepare('SELECT id, name FROM slides').all() as { id: string; name: string }[]).map((r) => [
+      slideKey(r.name),
+      r.id,
+    ]),
+  );
+  const verdicts = readOodVerdicts(store, e.inferRunId);
+  const oodOf = (name: string) => {
+    const v = verdicts.get(slideIds.get(slideKey(name)) ?? '');
+    return v ? { outOfDistribution: v.outOfDistribution, oodReason: v.reason } : {};
+  };
+
   const rocFile = join(e.outDir, 'roc.png');
   const curves = [];
   if (milAuc)
@@ -382,6 +401,7 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
       label: s.label,
       fcn: fcnSlideScores[i],
       mil: milScores[i],
+      ...oodOf(s.name),
     })),
     timings: e.timings,
   };

@@ -10,6 +10,8 @@ import { readModelMeta } from '../models/model-io.ts';
 import { FEATURES_LAYER } from '../models/patch-classifier.ts';
 import type { WorkerPool } from '../pool.ts';
 import { openSlide } from '../slide/index.ts';
+import type { StainPair } from '../stain/apply.ts';
+import { estimateSlideStain } from '../stain/slide.ts';
 import type { Store } from '../store/db.ts';
 import {
   modelIdByPath,
@@ -107,15 +109,22 @@ export async function embedSlides(
       const slide = await openSlide(path);
       let slideId: string;
       let info: { mpp: number | null; levels: typeof slide.levels };
+      let stain: StainPair | undefined;
       try {
         slideId = upsertSlide(store, slide);
         info = { mpp: slide.mpp?.x ?? null, levels: slide.levels };
+        if (isSlideDone(store, runId, slideId)) {
+          summary.skipped++;
+          continue;
+        }
+        // Stain hook: a model trained with --stain-norm embeds slides mapped to its target.
+        if (meta.stain)
+          stain = {
+            source: (await estimateSlideStain(slide, meta.stain.method)).estimate,
+            target: meta.stain.target,
+          };
       } finally {
         await slide.close();
-      }
-      if (isSlideDone(store, runId, slideId)) {
-        summary.skipped++;
-        continue;
       }
       const sourceRun = o.patchesRun ?? firstRunWithPatches(store, slideId);
       if (sourceRun === undefined) {
@@ -128,7 +137,7 @@ export async function embedSlides(
       o.onPlanned?.(boxes.length);
       const model = { mpp: meta.input.mpp, patchSize: meta.input.patchSize };
       const reads = boxes.map((b) => planPatchRead(b, info, model));
-      const vectors = await embedReads(path, modelDir, layer, reads, batch, o);
+      const vectors = await embedReads(path, modelDir, layer, reads, batch, o, stain);
       const dim = boxes.length ? vectors.length / boxes.length : (summary.dim ?? 0);
       if (summary.dim !== null && boxes.length && dim !== summary.dim) {
         throw new ModelError(`embedding length changed from ${summary.dim} to ${dim}`);
@@ -188,6 +197,7 @@ async function embedReads(
   reads: readonly PatchRead[],
   batch: number,
   o: EmbedOptions,
+  stain?: StainPair,
 ): Promise<Float32Array> {
   const groups = new Map<string, number[]>();
   reads.forEach((r, i) => {
@@ -212,6 +222,7 @@ async function embedReads(
         level: first.mode === 'level' ? first.level : 0,
         size: first.size,
         origins: chunk.flatMap((i) => [reads[i].x, reads[i].y]),
+        stain,
       };
       const result = await o.pool.run<Float32Array>('embed-patches', task);
       const dim = result.length / chunk.length;

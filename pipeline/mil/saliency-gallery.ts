@@ -10,6 +10,8 @@ import { normaliseInto } from '../models/normalise.ts';
 import { saliency } from '../models/saliency.ts';
 import { writeSaliencyStrip } from '../models/saliency-image.ts';
 import { openSlide } from '../slide/index.ts';
+import { applyStain, type StainPair } from '../stain/apply.ts';
+import { estimateSlideStain } from '../stain/slide.ts';
 import type { AttentionPatch } from '../store/viewer-queries.ts';
 import { planPatchRead } from './patch-read.ts';
 
@@ -32,6 +34,10 @@ export async function writeSaliencyPanels(
   const P = meta.input.patchSize;
   const s = await openSlide(slidePath);
   try {
+    // A model trained with --stain-norm sees slides mapped to its stain target: so does its saliency.
+    const stain: StainPair | undefined = meta.stain
+      ? { source: (await estimateSlideStain(s, meta.stain.method)).estimate, target: meta.stain.target }
+      : undefined;
     const out: SaliencyPanel[] = [];
     for (const [i, p] of patches.entries()) {
       // Exactly one receptive field around the patch centre (planPatchRead keeps the centre).
@@ -45,10 +51,11 @@ export async function writeSaliencyPanels(
         },
       );
       const region = { x: plan.x, y: plan.y, width: P, height: P };
-      const img =
+      const raw =
         plan.mode === 'mpp'
           ? await s.readAt({ ...region, mpp: plan.mpp })
           : await s.readRegion({ ...region, level: plan.level });
+      const img = applyStain(raw, stain);
       const rgb = new Uint8Array(P * P * 3);
       for (let k = 0; k < P * P; k++)
         for (let c = 0; c < 3; c++) rgb[k * 3 + c] = img.data[k * img.channels + c];

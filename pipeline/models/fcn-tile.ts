@@ -5,6 +5,7 @@
  */
 import { ModelError } from '../errors.ts';
 import type { RGBImage, Slide } from '../slide/types.ts';
+import { applyStain, type StainPair } from '../stain/apply.ts';
 import type { FcnTile, ReadScale } from './fcn-plan.ts';
 import { level0Of } from './fcn-plan.ts';
 import type { Geometry } from './geometry.ts';
@@ -115,8 +116,10 @@ export async function scoreTile(
   norm: Normalisation,
   scale: ReadScale,
   tile: FcnTile,
+  /** The slide's stain and the model's target (models trained with --stain-norm). */
+  stain?: StainPair,
 ): Promise<Float32Array> {
-  const img = await readModelPixels(slide, scale, tile);
+  const img = applyStain(await readModelPixels(slide, scale, tile), stain);
   const input = takeInput(engine, tile.width * tile.height * 3);
   normaliseFor(engine, img, norm, input); // writes every element: no need to clear a reused buffer
   let out: { data: Float32Array; shape: number[] };

@@ -17,10 +17,13 @@ import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import path from 'node:path';
 import { ConfigError, ModelError, WsiError } from '../errors.ts';
+import { recordOodVerdict } from '../ood/model.ts';
 import { createPool, type WorkerPool } from '../pool.ts';
 import { createProgress } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
 import type { Slide } from '../slide/types.ts';
+import type { StainPair } from '../stain/apply.ts';
+import { estimateSlideStain } from '../stain/slide.ts';
 import {
   beginRun,
   failRun,
@@ -90,6 +93,8 @@ export interface SlideInferResult {
   max?: number | null;
   p99?: number | null;
   seconds?: number;
+  /** Out-of-distribution verdict (models trained with statistics of their slides). */
+  ood?: { outOfDistribution: boolean; reason: string };
 }
 
 export interface InferSummary {
@@ -159,7 +164,7 @@ function checkTrained(meta: ModelMeta, dir: string, allowUntrained: boolean): vo
   }
 }
 
-type TileRunner = (slide: Slide, tile: FcnTile, plan: FcnPlan) => Promise<Float32Array>;
+type TileRunner = (slide: Slide, tile: FcnTile, plan: FcnPlan, stain?: StainPair) => Promise<Float32Array>;
 
 interface Executor {
   engine: string;
@@ -183,7 +188,7 @@ async function createExecutor(
       engine: tfEngine.name,
       mode: 'main',
       parallel: 1,
-      runTile: (slide, tile, plan) => scoreTile(slide, tfEngine, norm, plan.scale, tile),
+      runTile: (slide, tile, plan, stain) => scoreTile(slide, tfEngine, norm, plan.scale, tile, stain),
       close: () => tfEngine.close(),
     };
   }
@@ -200,7 +205,7 @@ async function createExecutor(
       engine: engine.name,
       mode: 'main',
       parallel: 2, // overlap the next tile's read with this tile's inference
-      runTile: (slide, tile, plan) => scoreTile(slide, engine, norm, plan.scale, tile),
+      runTile: (slide, tile, plan, stain) => scoreTile(slide, engine, norm, plan.scale, tile, stain),
       close: () => runner.close(),
     };
   }
@@ -210,7 +215,7 @@ async function createExecutor(
     engine: 'onnx (workers)',
     mode: 'pool',
     parallel: workers * 2,
-    runTile: (slide, tile, plan) =>
+    runTile: (slide, tile, plan, stain) =>
       pool.run<Float32Array>('infer-tile', {
         slidePath: slide.source,
         assumeMpp: opts.assumeMpp,
@@ -219,6 +224,7 @@ async function createExecutor(
         normalisation: norm,
         scale: plan.scale,
         tile,
+        stain,
       }),
     close: () => pool.close(),
   };
@@ -311,6 +317,13 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
         const scale = readScale(slide.levels, slide.mpp.x, mpp);
         const plan = planFcn(slide.width, slide.height, scale, geometry, outputsPerTile(geometry, tileInput));
         const mask = await (opts.tissueMask ?? ((sl: Slide) => detectTissue(sl)))(slide);
+        // Stain hook: a model trained with --stain-norm sees every slide mapped to its target.
+        const stain = meta.stain
+          ? {
+              source: (await estimateSlideStain(slide, meta.stain.method, { mask })).estimate,
+              target: meta.stain.target,
+            }
+          : undefined;
         const footprint = Math.round(geometry.receptiveField * scale.factor);
         // Tissue fraction of every grid point's patch; tiles with no point worth keeping are skipped.
         const tiles: { tile: FcnTile; keep: Float32Array }[] = [];
@@ -340,7 +353,7 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
         const s = slide;
         const id = slideId;
         await forEachLimited(tiles, exec.parallel, async ({ tile, keep }) => {
-          const map = await exec.runTile(s, tile, plan);
+          const map = await exec.runTile(s, tile, plan, stain);
           const points: ScorePoint[] = [];
           for (let i = 0; i < keep.length; i++) {
             if (keep[i] < 0) continue;
@@ -363,6 +376,8 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
         });
         const max = scores.length ? scores.reduce((a, b) => Math.max(a, b), 0) : null;
         const p99 = percentile(scores, 0.99);
+        // OOD hook: a model with training statistics gives each slide a verdict (upserted before 'done').
+        const ood = meta.ood ? await recordOodVerdict(store, runId, id, s, meta.ood, mask) : undefined;
         store.db.transaction(() => {
           upsertSlideScore(store, runId, id, max, {
             max,
@@ -384,6 +399,7 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
           source,
           slideId: id,
           status: 'done',
+          ...(ood ? { ood: { outOfDistribution: ood.outOfDistribution, reason: ood.reason } } : {}),
           points: kept,
           tiles: plan.tiles.length,
           tilesRun: tiles.length,

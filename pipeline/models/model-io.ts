@@ -9,6 +9,9 @@ import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
+import type { OodReference } from '../ood/verdict.ts';
+import { checkStainEstimate } from '../stain/estimate.ts';
+import type { StainEstimate, StainMethod } from '../stain/types.ts';
 import { checkNormalisation, type Normalisation } from './normalise.ts';
 import type { ArchSpec } from './patch-classifier.ts';
 
@@ -48,6 +51,13 @@ export interface ModelMeta {
   geometry?: { receptiveField: number; stride: number };
   /** Absent until the model was trained. */
   training?: TrainingMeta;
+  /**
+   * Stain normalisation the model was trained with: every slide's stain is estimated and mapped to this
+   * target before its pixels reach the model (absent: raw pixels).
+   */
+  stain?: { method: StainMethod; target: StainEstimate };
+  /** Statistics of the training slides for out-of-distribution verdicts (pipeline/ood). */
+  ood?: OodReference;
   createdAt: string;
 }
 
@@ -121,6 +131,13 @@ export function readModelMeta(dir: string): ModelMeta {
     throw new ModelError(`model sidecar: input.patchSize must be a positive integer`);
   }
   checkNormalisation(meta.input.normalisation);
+  if (meta.stain !== undefined) {
+    try {
+      checkStainEstimate(meta.stain.target, 'stain target');
+    } catch (err) {
+      throw new ModelError(`model sidecar ${path.join(dir, SIDECAR_JSON)}: ${(err as Error).message}`);
+    }
+  }
   return meta as ModelMeta;
 }
 

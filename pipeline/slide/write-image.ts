@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
 import type { Sharp } from 'sharp';
 import { ConfigError, FileAccessError } from '../errors.ts';
-import { sharp } from './sharp-setup.ts';
+import { loadSharp } from './sharp-setup.ts';
 import type { RGBImage } from './types.ts';
 
 const FORMATS: Record<string, 'png' | 'jpeg' | 'tiff' | 'webp'> = {
@@ -24,6 +24,7 @@ export function imageFormatFor(path: string): 'png' | 'jpeg' | 'tiff' | 'webp' {
 export async function writeRgbImage(img: RGBImage, path: string): Promise<void> {
   const format = imageFormatFor(path);
   mkdirSync(dirname(path), { recursive: true });
+  const sharp = await loadSharp();
   await saveImageFile(
     sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } }).toFormat(
       format,

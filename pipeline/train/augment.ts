@@ -5,6 +5,14 @@
  * each stain amount is scaled by 1 ± σ and shifted by ± β, and mixed back (as Tellez et al. 2018).
  */
 import { type Normalisation, normaliseInto } from '../models/normalise.ts';
+import {
+  applyPhotometric,
+  drawPhotometric,
+  isPhotometricOn,
+  type PhotometricDraw,
+  type PhotometricOptions,
+  STRONG_PHOTOMETRIC,
+} from '../stain/augment.ts';
 import type { Rng } from '../util/rng.ts';
 
 export interface AugmentOptions {
@@ -13,9 +21,22 @@ export interface AugmentOptions {
   stainScale: number;
   /** Stain amount shift spread in optical density (0 = off). */
   stainShift: number;
+  /** Brightness, contrast, blur and JPEG jitter after the H&E jitter (absent = off). */
+  photometric?: PhotometricOptions;
 }
 
 export const DEFAULT_AUGMENT: AugmentOptions = { geometric: true, stainScale: 0.05, stainShift: 0.05 };
+
+/**
+ * `--augment`: Tellez et al.'s "HED-strong"-like jitter (σ = 0.2 on the amounts, ±0.05 OD bias) plus
+ * brightness, contrast, blur and JPEG-quality jitter (pipeline/stain/augment.ts).
+ */
+export const STRONG_AUGMENT: AugmentOptions = {
+  geometric: true,
+  stainScale: 0.2,
+  stainShift: 0.05,
+  photometric: STRONG_PHOTOMETRIC,
+};
 
 // Ruifrok & Johnston H, E and residual (DAB) optical-density vectors, rows normalised.
 const STAINS = [
@@ -75,6 +96,7 @@ function sourceIndex(t: number, x: number, y: number, n: number): number {
 /**
  * Writes the augmented, normalised patch (size² × 3 floats) into `out` at `offset`. `tmp` is scratch of
  * size² × 3 bytes. Draws from `rng` in a fixed order, so a saved RNG state reproduces the same batch.
+ * Returns the photometric draw (for the training log) when those augmentations are on.
  */
 export function augmentPatch(
   src: Uint8Array,
@@ -85,7 +107,7 @@ export function augmentPatch(
   out: Float32Array,
   offset: number,
   tmp: Uint8Array,
-): void {
+): PhotometricDraw | undefined {
   const t = options.geometric ? rng.int(8) : 0;
   const scale = [0, 1, 2].map(() => 1 + (rng.next() * 2 - 1) * options.stainScale);
   const shift = [0, 1, 2].map(() => (rng.next() * 2 - 1) * options.stainShift);
@@ -115,5 +137,12 @@ export function augmentPatch(
       }
     }
   }
+  // Drawn only when on, so runs without it keep their exact draws.
+  const draw =
+    options.photometric && isPhotometricOn(options.photometric)
+      ? drawPhotometric(rng, options.photometric)
+      : undefined;
+  if (draw) applyPhotometric(tmp, size, size, draw);
   normaliseInto(tmp, 3, norm, out, offset);
+  return draw;
 }

@@ -6,7 +6,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { findAnnotationFile, readAnnotationFile } from '../annotations/index.ts';
+import { findAnnotationFile, pointInRings, type Ring, readAnnotationFile } from '../annotations/index.ts';
 import type { Annotation } from '../annotations/types.ts';
 import { ConfigError, MissingResolutionError } from '../errors.ts';
 import { type TruthPolygons, truthOfAnnotations } from '../eval/asap.ts';
@@ -16,13 +16,18 @@ import { labelPatches, planGrid } from '../patches/index.ts';
 import type { PatchSpec } from '../patches/types.ts';
 import { openSlide } from '../slide/index.ts';
 import type { Slide } from '../slide/types.ts';
+import { type StainSetup, slideStainNormaliser } from '../stain/train-target.ts';
+import type { StainEstimate, StainMethod, TileNormaliser } from '../stain/types.ts';
 import { detectTissue } from '../tissue/index.ts';
+import type { TissueMask } from '../tissue/types.ts';
 
 export interface SlideSource {
   path: string;
   name: string;
   /** Tumour and exclusion polygons (level-0 px); null for a slide with no annotation file (normal). */
   truth: TruthPolygons | null;
+  /** Areas whose patches are left out (patch centre inside), e.g. drawn 'exclude' areas. */
+  ignore?: Ring[];
 }
 
 export interface PatchRef {
@@ -44,6 +49,8 @@ export interface PatchSet {
   labels: Uint8Array;
   /** refs.length × patchSize² × 3 bytes, RGB. */
   pixels: Uint8Array;
+  /** Stain target the pixels were normalised to (absent: raw pixels). */
+  stain?: { method: StainMethod; target: StainEstimate };
 }
 
 /** `--slides` value: a folder of slides or a comma-separated list of files and folders. */
@@ -76,11 +83,14 @@ function annotationsOf(truth: TruthPolygons | null): Annotation[] {
  * Pairs slides with their annotation file as `wsi patches --annotations` does
  * (`<annotations>/<slide>.xml`, `.geojson` or `.json`); a slide without one is normal.
  */
-export function slideSources(paths: string[], annotationsDir: string): SlideSource[] {
-  if (!existsSync(annotationsDir) || !statSync(annotationsDir).isDirectory())
+export function slideSources(paths: string[], annotationsDir: string | undefined): SlideSource[] {
+  if (
+    annotationsDir !== undefined &&
+    (!existsSync(annotationsDir) || !statSync(annotationsDir).isDirectory())
+  )
     throw new ConfigError(`--annotations: ${annotationsDir} is not a directory`);
   return paths.map((path) => {
-    const file = findAnnotationFile(annotationsDir, path);
+    const file = annotationsDir === undefined ? undefined : findAnnotationFile(annotationsDir, path);
     return {
       path,
       name: slideStem(basename(path)),
@@ -97,6 +107,8 @@ export interface PatchSetOptions {
   /** Side of the centre region that decides the label, in patch pixels (default 32, as `wsi patches`). */
   centreSize?: number;
   onSlide?: (done: number, name: string) => void;
+  /** Stain-normalise every slide's patches (to the given target, or to the pooled training slides'). */
+  stain?: StainSetup;
 }
 
 /** Grid patches in rows (same y), in the grid's row-major order. */
@@ -115,11 +127,19 @@ function rowsOf(patches: readonly PatchSpec[]): PatchSpec[][] {
  * `round(i × stride × scale)`, so a patch's place in the strip is its offset from the strip's origin at
  * `mpp`, rounded (exact when the scale is a whole number, as for 1 µm/px on a 0.25 µm/px slide).
  */
-async function readRow(slide: Slide, row: readonly PatchSpec[], P: number, mpp: number, scale: number) {
+async function readRow(
+  slide: Slide,
+  row: readonly PatchSpec[],
+  P: number,
+  mpp: number,
+  scale: number,
+  stain?: TileNormaliser,
+) {
   const x0 = row[0].x;
   const last = row[row.length - 1];
   const width = Math.round((last.x - x0) / scale) + P;
-  const strip = await slide.readAt({ x: x0, y: row[0].y, width, height: P, mpp });
+  const raw = await slide.readAt({ x: x0, y: row[0].y, width, height: P, mpp });
+  const strip = stain ? { ...raw, data: stain(raw.data, raw.channels), channels: 3 as const } : raw;
   const out: Uint8Array[] = [];
   for (const p of row) {
     const ox = Math.min(Math.round((p.x - x0) / scale), strip.width - P);
@@ -142,24 +162,37 @@ export async function buildPatchSet(slides: SlideSource[], o: PatchSetOptions): 
   const refs: PatchRef[] = [];
   const chunks: Uint8Array[] = [];
   const slideMpp: number[] = [];
+  const masks = new Map<number, TissueMask>();
+  const stain = o.stain
+    ? await slideStainNormaliser(
+        slides.map((s) => s.path),
+        o.stain,
+        masks,
+      )
+    : undefined;
   for (let s = 0; s < slides.length; s++) {
     const slide = await openSlide(slides[s].path);
     try {
       if (!slide.mpp)
         throw new MissingResolutionError(`${slides[s].path} does not say its µm/px; training needs it`);
       slideMpp.push(slide.mpp.x);
-      const mask = await detectTissue(slide);
+      const mask = masks.get(s) ?? (await detectTissue(slide));
+      const normaliser = stain ? await stain.forSlide(s, slide, mask) : undefined;
       const grid = planGrid(slide, mask, {
         resolution: { mpp: o.mpp },
         size: P,
         minTissue: o.minTissue ?? 0.5,
       });
       const labels = labelPatches(grid, P, annotationsOf(slides[s].truth), { centreSize: o.centreSize });
+      const ignore = slides[s].ignore ?? [];
+      const ignored = (p: PatchSpec) =>
+        ignore.some((r) => pointInRings(p.x + p.width / 2, p.y + p.height / 2, [r]));
       const scale = o.mpp / slide.mpp.x;
       let k = 0;
       for (const row of rowsOf(grid)) {
-        const patches = await readRow(slide, row, P, o.mpp, scale);
+        const patches = await readRow(slide, row, P, o.mpp, scale, normaliser);
         for (let i = 0; i < row.length; i++, k++) {
+          if (ignored(row[i])) continue;
           chunks.push(patches[i]);
           refs.push({ slide: s, x: row[i].x, y: row[i].y, size: row[i].width, label: labels[k] });
         }
@@ -179,5 +212,6 @@ export async function buildPatchSet(slides: SlideSource[], o: PatchSetOptions): 
     refs,
     labels: Uint8Array.from(refs, (r) => r.label),
     pixels,
+    ...(stain ? { stain: { method: stain.method, target: stain.target } } : {}),
   };
 }

@@ -188,6 +188,8 @@ export async function trainPatchClassifier(options: {
   let best = state.best;
   let recentLoss = 0;
   let recentCount = 0;
+  // Photometric augmentation actually drawn since the last log line (logged with the validation metrics).
+  const drawn = { patches: 0, blurred: 0, jpeg: 0, jpegQualitySum: 0 };
 
   const snapshot = (step: number): TrainingState => ({
     step,
@@ -199,6 +201,8 @@ export async function trainPatchClassifier(options: {
   });
   const trainingMeta = (step: number, metrics: Record<string, number>): ModelMeta => ({
     ...meta,
+    // The stain target the patches were normalised to: inference normalises each slide to it.
+    ...(train.stain ? { stain: train.stain } : {}),
     training: {
       finishedAt: new Date().toISOString(),
       samples: step * B,
@@ -220,7 +224,7 @@ export async function trainPatchClassifier(options: {
       const idx = sampler.draw(B);
       for (let k = 0; k < B; k++) {
         const i = idx[k];
-        augmentPatch(
+        const d = augmentPatch(
           train.pixels.subarray(i * per, (i + 1) * per),
           P,
           augmentRng,
@@ -230,6 +234,14 @@ export async function trainPatchClassifier(options: {
           k * per,
           scratch,
         );
+        if (d) {
+          drawn.patches++;
+          if (d.blurSigma > 0.2) drawn.blurred++;
+          if (d.jpegQuality > 0) {
+            drawn.jpeg++;
+            drawn.jpegQualitySum += d.jpegQuality;
+          }
+        }
         y[k] = train.labels[i];
       }
       let perSample: Float32Array = new Float32Array(B);
@@ -269,6 +281,12 @@ export async function trainPatchClassifier(options: {
       const report: StepReport = { step, loss, positivesInBatch: y.reduce((a, b) => a + b, 0) };
       if (step % config.valEvery === 0 || step === config.steps) {
         const metrics: Record<string, number> = { loss: recentLoss / recentCount };
+        if (drawn.patches) {
+          metrics.augBlurShare = drawn.blurred / drawn.patches;
+          metrics.augJpegShare = drawn.jpeg / drawn.patches;
+          if (drawn.jpeg) metrics.augJpegQuality = drawn.jpegQualitySum / drawn.jpeg;
+          Object.assign(drawn, { patches: 0, blurred: 0, jpeg: 0, jpegQualitySum: 0 });
+        }
         if (valIdx && valHasBoth && val) {
           const scores = scorePatches(model, val, valIdx, norm);
           const auc = rocAuc(scores, valLabels!);

@@ -8,7 +8,7 @@
  */
 
 import { SlideFormatError } from '../../errors.ts';
-import { sharp } from '../sharp-setup.ts';
+import { loadSharp } from '../sharp-setup.ts';
 import { loadTurboJpeg } from './turbojpeg.ts';
 import type { Codec, CodecParams, DecodedBlock } from './types.ts';
 
@@ -135,6 +135,7 @@ export class JpegCodec implements Codec {
       }
     }
     const stream = buildJpegStream(bytes, p);
+    const sharp = await loadSharp();
     try {
       const { data, info } = await sharp(stream, { limitInputPixels: false, sequentialRead: true })
         .raw()
