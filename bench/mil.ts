@@ -29,14 +29,14 @@ import { predictBag } from '../pipeline/mil/bag.ts';
 import { loadBags, resolveEmbedRun, type StoredBag } from '../pipeline/mil/bags-from-store.ts';
 import { runCamelyonStudy } from '../pipeline/mil/camelyon-study.ts';
 import type { MilKind } from '../pipeline/mil/config.ts';
-import { embedSlides } from '../pipeline/mil/embed.ts';
 import { splitValidation } from '../pipeline/mil/study.ts';
 import { trainMil } from '../pipeline/mil/train.ts';
 import { initBackend } from '../pipeline/models/backend.ts';
-import { inferSlides } from '../pipeline/models/fcn.ts';
 import { saveModel } from '../pipeline/models/model-io.ts';
 import { newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { createPool } from '../pipeline/pool.ts';
+import { embedSlides } from '../pipeline/stages/embed.ts';
+import { inferSlides } from '../pipeline/stages/infer.ts';
 import { openStore, type Store } from '../pipeline/store/db.ts';
 import { slideResultsOfRun } from '../pipeline/store/mil-queries.ts';
 

@@ -2,12 +2,14 @@
  * The one Piscina pool. Tasks are `{ kind, payload }`: `kind` names a file in workers/ whose exported
  * `run(payload)` does the work. Results come back through Piscina.move (transferred, not copied).
  * The queue is bounded (maxQueue) so producers that await `run` get back-pressure.
+ * `poolExecutor(pool)` is the same pool behind the typed TaskExecutor interface that stages use.
  */
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Piscina } from 'piscina';
 import { ConfigError } from './errors.ts';
 import { POOL_WORKERS_KEY } from './pool-share.ts';
+import type { TaskExecutor, TaskKind, TaskPayload, TaskResult } from './tasks.ts';
 
 export interface PoolOptions {
   /** Worker threads (default: available cores). */
@@ -76,5 +78,16 @@ export function createPool(options: PoolOptions = {}): WorkerPool {
     async close() {
       await piscina.destroy();
     },
+  };
+}
+
+/** The pool as a TaskExecutor, typed against the task map (tasks.ts). The pool's owner closes the pool. */
+export function poolExecutor(pool: WorkerPool): TaskExecutor {
+  return {
+    size: pool.size,
+    run<K extends TaskKind>(kind: K, payload: TaskPayload<K>, opts?: { transfer?: ArrayBuffer[] }) {
+      return pool.run<TaskResult<K>>(kind, payload, opts?.transfer);
+    },
+    close: async () => {},
   };
 }

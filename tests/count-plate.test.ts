@@ -8,7 +8,7 @@ import Database from 'better-sqlite3';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePlate, type SyntheticPlate } from '../fixtures/plate/generate.ts';
-import { runCount } from '../pipeline/counting/count-run.ts';
+import { command as countCommand } from '../pipeline/commands/count.ts';
 import { countsCsv } from '../pipeline/counting/csv.ts';
 import { aggregateWells, compileWellPattern, parseWell } from '../pipeline/counting/plate.ts';
 import { ConfigError, WsiError } from '../pipeline/errors.ts';
@@ -218,8 +218,8 @@ describe('wsi count on a synthetic plate (end to end)', () => {
       ],
     ];
     for (const [argv, message] of cases) {
-      await expect(runCount(argv)).rejects.toThrow(message);
-      await expect(runCount(argv)).rejects.toBeInstanceOf(WsiError);
+      await expect(countCommand.run(argv)).rejects.toThrow(message);
+      await expect(countCommand.run(argv)).rejects.toBeInstanceOf(WsiError);
     }
     const err = (await run(
       'node',

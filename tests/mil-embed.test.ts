@@ -2,7 +2,6 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ModelError } from '../pipeline/errors.ts';
 import { loadBags, resolveEmbedRun } from '../pipeline/mil/bags-from-store.ts';
-import { embedSlides, thinToSpacing } from '../pipeline/mil/embed.ts';
 import { createPatchEncoder } from '../pipeline/mil/encoder.ts';
 import { planPatchRead } from '../pipeline/mil/patch-read.ts';
 import { initBackend } from '../pipeline/models/backend.ts';
@@ -10,6 +9,7 @@ import { saveModel } from '../pipeline/models/model-io.ts';
 import { newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { createPool, type WorkerPool } from '../pipeline/pool.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
+import { embedSlides, thinToSpacing } from '../pipeline/stages/embed.ts';
 import { openStore, type Store } from '../pipeline/store/db.ts';
 import { beginRun, finishRun, getRun, markSlideDone } from '../pipeline/store/runs.ts';
 import { upsertSlide } from '../pipeline/store/slides.ts';
@@ -115,10 +115,14 @@ describe('wsi embed stage', () => {
     await expect(embedSlides(store, [CMU_SLIDE], { modelDir: untrainedDir, pool })).rejects.toThrow(
       ModelError,
     );
-    await expect(embedSlides(store, [CMU_SLIDE], { modelDir, pool, layer: 'nope' })).rejects.toThrow(
-      /no layer 'nope'/,
-    );
-    await expect(embedSlides(store, [TCGA_SLIDE], { modelDir, pool })).rejects.toThrow(ConfigError);
+    // Per-slide problems fail that slide, recorded with a one-line message; the run ends 'failed'.
+    const noLayer = await embedSlides(store, [CMU_SLIDE], { modelDir, pool, layer: 'nope' });
+    expect(noLayer.failed).toBe(1);
+    expect(noLayer.report.failed[0].error).toMatch(/no layer 'nope'/);
+    expect(getRun(store, noLayer.runId)?.status).toBe('failed');
+    const noPatches = await embedSlides(store, [TCGA_SLIDE], { modelDir, pool });
+    expect(noPatches.report.failed[0]).toMatchObject({ step: 'plan', name: 'tcga-cr-7395-01a-01-ts1.svs' });
+    expect(noPatches.report.failed[0].error).toMatch(/^ConfigError: .*run `wsi patches` on it first/);
     await expect(embedSlides(store, [], { modelDir, pool })).rejects.toThrow(ConfigError);
   });
 

@@ -3,7 +3,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command as inferCommand } from '../pipeline/commands/infer.ts';
 import { ConfigError, MissingResolutionError, ModelError } from '../pipeline/errors.ts';
 import { hasTfjsNodeGpu, useBackend } from '../pipeline/models/backend.ts';
-import { inferSlides } from '../pipeline/models/fcn.ts';
 import { level0Of, outputsPerTile, planFcn, readScale } from '../pipeline/models/fcn-plan.ts';
 import { normalisePlanarInto, scorePatches } from '../pipeline/models/fcn-tile.ts';
 import { loadModel, type ModelMeta, saveModel } from '../pipeline/models/model-io.ts';
@@ -11,6 +10,7 @@ import { type DEFAULT_NORMALISATION, normaliseInto } from '../pipeline/models/no
 import { archGeometry, newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { tfjsEngine } from '../pipeline/models/tfjs-engine.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
+import { inferSlides } from '../pipeline/stages/infer.ts';
 import { openStore, type Store } from '../pipeline/store/index.ts';
 import type { TissueMask } from '../pipeline/tissue/index.ts';
 import { CMU_SLIDE, TCGA_SLIDE, tempDir } from './helpers/paths.ts';

@@ -7,11 +7,11 @@ import { command as tissue } from '../pipeline/commands/tissue.ts';
 import { ConfigError, MissingResolutionError, SlideNotFoundError } from '../pipeline/errors.ts';
 import { validatePatchesConfig } from '../pipeline/patches/config.ts';
 import { labelPatches, planGrid } from '../pipeline/patches/index.ts';
-import { runPatches } from '../pipeline/patches/run.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
 import { loadAnnotations } from '../pipeline/store/annotations-queries.ts';
 import { listRuns, openStore } from '../pipeline/store/index.ts';
 import { listPatches } from '../pipeline/store/patches-queries.ts';
+import { runFailures } from '../pipeline/store/runs.ts';
 import { detectTissue } from '../pipeline/tissue/index.ts';
 import { CMU_SLIDE, TCGA_SLIDE, tempDir } from './helpers/paths.ts';
 
@@ -73,9 +73,16 @@ describe('wsi patches', () => {
     await expect(
       patches.run([CMU_SLIDE, '--db', db, '--mpp', '0.5', '--size', '64', '--min-tissue', '3']),
     ).rejects.toThrow(/--min-tissue must be at most 1/);
-    await expect(patches.run([TCGA_SLIDE, '--db', db, '--mpp', '0.5', '--size', '64'])).rejects.toThrow(
-      MissingResolutionError,
-    );
+    // A slide without µm/px fails alone: recorded with its error, exit code 1.
+    const noMpp = await quietRun([TCGA_SLIDE, '--db', db, '--mpp', '0.5', '--size', '64']);
+    expect(noMpp.code).toBe(1);
+    const store = openStore(db);
+    const [run] = listRuns(store, 'patches');
+    expect(run.status).toBe('failed');
+    const [failure] = runFailures(store, run.id);
+    store.close();
+    expect(failure).toMatchObject({ source: TCGA_SLIDE, step: 'plan' });
+    expect(failure.error).toMatch(new RegExp(`^${MissingResolutionError.name}: `));
     await expect(
       patches.run(['/nonexistent.svs', '--db', db, '--mpp', '0.5', '--size', '64']),
     ).rejects.toThrow(SlideNotFoundError);
@@ -155,34 +162,41 @@ describe('wsi patches', () => {
     store.close();
     expect(readdirSync(path.join(out, 'tumour'))).toHaveLength(tumour);
     expect(readdirSync(path.join(out, 'normal'))).toHaveLength(expected.length - tumour);
-    const csv = readFileSync(path.join(out, 'index.csv'), 'utf8').trim().split('\n');
+    const csv = readFileSync(path.join(out, 'index.csv'), 'utf8').trim().split('\r\n');
     expect(csv[0]).toBe('file,slide,slide_id,x,y,width,height,level,mpp,tissue,label');
     expect(csv).toHaveLength(expected.length + 1);
     expect(csv.filter((l) => l.startsWith('tumour/'))).toHaveLength(tumour);
     // The same command again is the same run, with nothing left to do.
-    const again = await runPatches({
-      slides: [CMU_SLIDE],
+    const again = await quietRun([
+      CMU_SLIDE,
+      '--db',
       db,
-      grid: { resolution: { mpp: 1.0 }, size: 64 },
-      annotationsDir: annDir,
-      unannotated: 'normal',
-      exportDir: out,
-      quiet: true,
-    });
-    expect(again).toMatchObject({ runId: run.id, resumed: true, skippedSlides: 1, patches: expected.length });
+      '--mpp',
+      '1.0',
+      '--size',
+      '64',
+      '--annotations',
+      annDir,
+      '--unannotated',
+      'normal',
+      '--export',
+      out,
+    ]);
+    expect(again.code).toBe(0);
+    expect(again.out).toContain(`run ${run.id} (resumed): ${expected.length} patches from 1 slide(s)`);
+    const s2 = openStore(db);
+    expect(listRuns(s2, 'patches')).toHaveLength(1);
+    s2.close();
   });
 
   it('works by level on a slide without MPP and writes rows only without --export', async () => {
     const db = path.join(dir.path, 'level.sqlite');
-    const r = await runPatches({
-      slides: [TCGA_SLIDE],
-      db,
-      grid: { resolution: { level: 1 }, size: 256 },
-      quiet: true,
-    });
-    expect(r.patches).toBeGreaterThan(20);
+    const r = await quietRun([TCGA_SLIDE, '--db', db, '--level', '1', '--size', '256']);
+    expect(r.code).toBe(0);
     const store = openStore(db);
-    const rows = listPatches(store, r.runId);
+    const [run] = listRuns(store, 'patches');
+    const rows = listPatches(store, run.id);
+    expect(rows.length).toBeGreaterThan(20);
     store.close();
     expect(rows.every((p) => p.level === 1 && p.mpp === null && p.width === 512 && p.label === null)).toBe(
       true,

@@ -10,46 +10,27 @@ import { initBackend } from '../pipeline/models/backend.ts';
 import { loadModel } from '../pipeline/models/model-io.ts';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 import type { RGBImage } from '../pipeline/slide/types.ts';
-import { applyStain, type StainPair } from '../pipeline/stain/apply.ts';
+import { applyStain } from '../pipeline/stain/apply.ts';
+import type { EmbedPatchesPayload } from '../pipeline/tasks.ts';
+import { cachedModel } from './model-cache.ts';
 
-export interface EmbedTask {
-  slidePath: string;
-  modelDir: string;
-  layer: string;
-  /** Read at a µm/px ('mpp') or at a pyramid level ('level'); `size` output pixels square. */
-  mode: 'mpp' | 'level';
-  mpp: number;
-  level: number;
-  size: number;
-  /** Flat [x0, y0, x1, y1, ...] level-0 top-left corners of the windows. */
-  origins: number[];
-  /** The slide's stain and the model's target (models trained with --stain-norm). */
-  stain?: StainPair;
-}
+/** @deprecated the payload type lives in pipeline/tasks.ts */
+export type EmbedTask = EmbedPatchesPayload;
 
 // The reader installs geotiff's worker-thread shim itself (pipeline/slide/tiff/worker-threads-shim.ts).
 const slides = createOpenSlideCache(2);
-const encoders = new Map<string, Promise<PatchEncoder>>();
-
-async function encoderFor(modelDir: string, layer: string): Promise<PatchEncoder> {
-  const key = `${modelDir}\n${layer}`;
-  let e = encoders.get(key);
-  if (!e) {
-    e = (async () => {
-      await initBackend({ log: () => {} });
-      const { model, meta } = await loadModel(modelDir);
-      return createPatchEncoder(model, meta, layer);
-    })();
-    encoders.set(key, e);
-    e.catch(() => encoders.delete(key));
-  }
-  return e;
+function encoderFor(modelDir: string, layer: string, hash = ''): Promise<PatchEncoder> {
+  return cachedModel(`encoder\0${modelDir}\0${hash}\0${layer}`, async () => {
+    await initBackend({ log: () => {} });
+    const { model, meta } = await loadModel(modelDir);
+    return createPatchEncoder(model, meta, layer);
+  });
 }
 
-export async function run(task: EmbedTask): Promise<unknown> {
+export async function run(task: EmbedPatchesPayload): Promise<unknown> {
   const [slide, encoder] = await Promise.all([
     slides.get(task.slidePath),
-    encoderFor(task.modelDir, task.layer),
+    encoderFor(task.modelDir, task.layer, task.modelHash),
   ]);
   const images: RGBImage[] = [];
   for (let i = 0; i < task.origins.length; i += 2) {

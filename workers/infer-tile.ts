@@ -4,41 +4,25 @@
  */
 import { readFileSync } from 'node:fs';
 import { Piscina } from 'piscina';
-import type { FcnTile, ReadScale } from '../pipeline/models/fcn-plan.ts';
 import { type InferenceEngine, scoreTile } from '../pipeline/models/fcn-tile.ts';
-import type { Normalisation } from '../pipeline/models/normalise.ts';
 import { createOnnxRunner } from '../pipeline/models/onnx-runner.ts';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
-import type { StainPair } from '../pipeline/stain/apply.ts';
+import type { InferTilePayload } from '../pipeline/tasks.ts';
+import { cachedModel } from './model-cache.ts';
 
-export interface InferTilePayload {
-  slidePath: string;
-  /** Level-0 µm/px for slides that do not record it (a slide's own value wins). */
-  assumeMpp?: number;
-  onnxPath: string;
-  threads: number;
-  normalisation: Normalisation;
-  scale: ReadScale;
-  tile: FcnTile;
-  stain?: StainPair;
-}
+export type { InferTilePayload };
 
 const slides = createOpenSlideCache(2);
-const engines = new Map<string, Promise<InferenceEngine>>();
 
 function engineFor(onnxPath: string, threads: number): Promise<InferenceEngine> {
-  const key = `${onnxPath}\0${threads}`;
-  let e = engines.get(key);
-  if (!e) {
-    e = createOnnxRunner(readFileSync(onnxPath), { threads }).then((r) => ({
+  return cachedModel(`onnx\0${onnxPath}\0${threads}`, () =>
+    createOnnxRunner(readFileSync(onnxPath), { threads }).then((r) => ({
       name: `onnx-${r.provider}`,
       inputLayout: r.inputLayout,
       run: r.run,
       close: r.close,
-    }));
-    engines.set(key, e);
-  }
-  return e;
+    })),
+  );
 }
 
 export async function run(p: InferTilePayload): Promise<unknown> {

@@ -3,25 +3,17 @@
  * rename, so a file that exists is complete) and return per-patch statistics in one transferred buffer:
  * [mean R, mean G, mean B, file bytes] per patch, in request order. Slides stay open per worker.
  */
-import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Piscina } from 'piscina';
 import sharp from 'sharp';
+import { writeFileAtomic } from '../pipeline/io/atomic-write.ts';
 import { PATCH_TILE_CACHE_BYTES, readPatch } from '../pipeline/patches/read.ts';
-import type { PatchResolution } from '../pipeline/patches/types.ts';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 import type { RGBImage } from '../pipeline/slide/types.ts';
+import type { PatchExtractPayload } from '../pipeline/tasks.ts';
 
-export interface PatchExtractPayload {
-  slidePath: string;
-  assumeMpp?: number;
-  size: number;
-  resolution: PatchResolution;
-  /** Level-0 origins and the file each patch goes to (none: statistics only). */
-  patches: Array<{ x: number; y: number; file?: string }>;
-  format: 'png' | 'jpeg';
-  quality?: number;
-}
+export type { PatchExtractPayload };
 
 export const STATS_PER_PATCH = 4;
 const cache = createOpenSlideCache(4);
@@ -42,9 +34,7 @@ function writeAtomic(file: string, bytes: Buffer): void {
     mkdirSync(dir, { recursive: true });
     madeDirs.add(dir);
   }
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, bytes);
-  renameSync(tmp, file);
+  writeFileAtomic(file, bytes);
 }
 
 export async function run(payload: PatchExtractPayload): Promise<unknown> {

@@ -5,16 +5,10 @@
  */
 import { Piscina } from 'piscina';
 import { PATCH_TILE_CACHE_BYTES, readPatch } from '../pipeline/patches/read.ts';
-import type { PatchResolution } from '../pipeline/patches/types.ts';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
+import type { PatchPixelsPayload } from '../pipeline/tasks.ts';
 
-export interface PatchPixelsPayload {
-  slidePath: string;
-  assumeMpp?: number;
-  size: number;
-  resolution: PatchResolution;
-  patches: Array<{ x: number; y: number }>;
-}
+export type { PatchPixelsPayload };
 
 const cache = createOpenSlideCache(4);
 

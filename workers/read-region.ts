@@ -6,19 +6,9 @@
 import { Piscina } from 'piscina';
 import { createOpenSlideCache } from '../pipeline/slide/index.ts';
 import { allocUnzeroed } from '../pipeline/slide/tile-buffers.ts';
-import type { LevelRegion } from '../pipeline/slide/types.ts';
+import type { ReadRegionPayload } from '../pipeline/tasks.ts';
 
-export interface ReadRegionPayload {
-  slidePath: string;
-  regions: LevelRegion[];
-  /** Decoded-tile cache per worker, bytes (default: this worker's share of the reader's default). */
-  cacheBytes?: number;
-  /**
-   * A buffer to fill instead of allocating one (transfer it in; it comes back as the result). Callers
-   * that stream many batches recycle a few buffers this way, so no memory is allocated per batch.
-   */
-  into?: Uint8Array;
-}
+export type { ReadRegionPayload };
 
 const slides = createOpenSlideCache(4);
 

@@ -2,10 +2,11 @@
 import { statSync } from 'node:fs';
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
-import { embedSlides } from '../mil/embed.ts';
 import type { EmbeddingDtype } from '../mil/embedding-codec.ts';
 import { createPool } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { stageExitCode } from '../stage/report.ts';
+import { embedSlides } from '../stages/embed.ts';
 import { openStore } from '../store/db.ts';
 import type { Command } from './types.ts';
 
@@ -16,7 +17,7 @@ Runs an encoder over every tissue patch of each slide (the patches of the slide'
 else of its newest FCN 'infer' run, or of --patches-run) in the worker pool and stores one embedding per patch in patches.embedding of an
 'embed' run. The encoder is the trained patch classifier cut at its 'features' layer (the last hidden
 activation, spatially averaged) or at --layer. Resumable: running the same command again skips slides
-already done.
+already done and retries failed ones. The run is keyed by the encoder's content, not its folder.
   --model DIR         trained patch classifier directory (model.json + wsi-model.json)
   --db FILE           SQLite store
   --layer NAME        encoder output layer (default: features)
@@ -69,23 +70,13 @@ export const command: Command = {
     const store = openStore(stringFlag(p, 'db', true));
     const pool = createPool({ workers });
     const progress = createProgress({ total: 0, label: 'embed', unit: 'patches' });
-    let planned = 0;
     try {
-      const s = await embedSlides(store, p.positionals, {
-        ...options,
-        pool,
-        onPlanned: (n) => {
-          planned += n;
-          progress.setTotal(planned);
-        },
-        onProgress: (n, slide) => progress.tick(n, slide),
-      });
-      progress.done();
+      const s = await embedSlides(store, p.positionals, { ...options, pool, progress });
       process.stdout.write(
         `embed run ${s.runId}${s.resumed ? ' (resumed)' : ''}: ${s.slides} slides embedded, ${s.skipped} already done, ` +
-          `${s.patches} patches, ${s.dim ?? '?'}-long ${options.dtype} vectors\n`,
+          `${s.failed} failed, ${s.patches} patches, ${s.dim ?? '?'}-long ${options.dtype} vectors\n`,
       );
-      return 0;
+      return stageExitCode(s.report, (line) => process.stderr.write(`${line}\n`));
     } finally {
       await pool.close();
       store.close();

@@ -1,7 +1,9 @@
 /** `wsi infer`: dense tumour-probability maps over whole slides with a fully convolutional patch classifier. */
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
-import { inferSlides } from '../models/fcn.ts';
+import { createProgress } from '../progress.ts';
+import { stageExitCode } from '../stage/report.ts';
+import { inferSlides } from '../stages/infer.ts';
 import { openStore } from '../store/index.ts';
 import type { Command } from './types.ts';
 
@@ -13,7 +15,8 @@ Runs the patch classifier in DIR (model.json + weights.bin + wsi-model.json) ove
 a fully convolutional network and stores its score map in the run's patch rows (one per output-grid
 point; x, y, width, height = the patch's level-0 footprint) and each slide's score (max; 99th
 percentile in the details) in slide_results. Running the same command again resumes: finished slides
-are skipped.
+are skipped, failed and unfinished ones are redone. The run is keyed by the model's content, so a
+model retrained into the same folder starts a new run and a moved model resumes its old one.
 
   --model DIR        model directory; refused without training metadata unless --allow-untrained
   --db FILE          SQLite store (created if missing)
@@ -66,8 +69,9 @@ export const command: Command = {
       quiet: boolFlag(p, 'quiet'),
     };
     const store = openStore(dbPath);
+    const progress = createProgress({ total: 0, label: 'infer', unit: 'tiles', quiet: options.quiet });
     try {
-      const summary = await inferSlides({ store, ...options });
+      const summary = await inferSlides({ store, progress, ...options });
       process.stdout.write(
         `run ${summary.runId}${summary.resumed ? ' (resumed)' : ''}, model ${summary.modelId}, ${summary.engine}\n`,
       );
@@ -83,7 +87,7 @@ export const command: Command = {
         if (s.ood?.outOfDistribution)
           process.stdout.write(`${s.source}: WARNING out of distribution: ${s.ood.reason}\n`);
       }
-      return summary.slides.some((s) => s.status === 'failed') ? 1 : 0;
+      return stageExitCode(summary.report, (line) => process.stderr.write(`${line}\n`));
     } finally {
       store.close();
     }

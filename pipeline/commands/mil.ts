@@ -2,9 +2,11 @@
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import type { MilKind } from '../mil/config.ts';
-import { inferMilToStore, trainMilFromStore } from '../mil/study.ts';
+import { trainMilFromStore } from '../mil/study.ts';
 import { initBackend } from '../models/backend.ts';
 import { readLabelsCsv } from '../slide-labels.ts';
+import { stageExitCode } from '../stage/report.ts';
+import { inferMilToStore } from '../stages/mil-infer.ts';
 import { openStore } from '../store/db.ts';
 import type { Command } from './types.ts';
 
@@ -118,7 +120,7 @@ async function infer(argv: string[]): Promise<number> {
     process.stdout.write(
       `mil run ${r.runId}${r.resumed ? ' (resumed)' : ''}: ${r.slides} slides scored, ${r.skipped} already done\n`,
     );
-    return 0;
+    return stageExitCode(r.report, (line) => process.stderr.write(`${line}\n`));
   } finally {
     store.close();
   }

@@ -1,9 +1,14 @@
 /** `wsi patches`: tissue → patch grid → labels → SQLite rows (+ patch images), resumable. */
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
+import { expandSlidePaths } from '../io/slide-files.ts';
 import { type PatchesConfig, readPatchesConfig } from '../patches/config.ts';
-import { runPatches } from '../patches/run.ts';
 import type { PatchResolution } from '../patches/types.ts';
+import { createPool, poolExecutor } from '../pool.ts';
+import { createProgress } from '../progress.ts';
+import { runStage, stageExitCode } from '../stage/index.ts';
+import { patchesStage } from '../stages/patches.ts';
+import { openStore } from '../store/db.ts';
 import type { Command } from './types.ts';
 
 const usage = `
@@ -21,7 +26,9 @@ exclusion regions. With --export DIR, workers write DIR/<tumour|normal|unlabelle
 and DIR/index.csv lists them. Slides without MPP need --assume-mpp or --level.
 
 The same command continues an interrupted run (same settings → same run): slides already done are
-skipped, patches already stored are not written again. --config run.json takes the same settings
+skipped, patches already stored are not written again. A slide that fails (unreadable, no µm/px) is
+recorded with its error and the others go on; the command then exits 1 naming it, and running it
+again retries exactly the failed and unfinished slides (\`wsi runs\` lists them). --config run.json takes the same settings
 as JSON (camelCase: minTissue, assumeMpp, centreSize, ...; schema in schemas/); flags win.
 `;
 
@@ -74,32 +81,53 @@ export const command: Command = {
       throw new ConfigError(`--unannotated must be unknown or normal, got '${unannotated}'`);
     const exportDir = stringFlag(p, 'export') ?? c.export;
     if (!exportDir && stringFlag(p, 'format')) throw new ConfigError('--format needs --export DIR');
-    const result = await runPatches({
-      slides,
-      db,
+    const assumeMpp = num('assume-mpp', c.assumeMpp, { min: 0.001, max: 1000 });
+    const stage = patchesStage({
       grid: {
         resolution,
         size,
         stride: num('stride', c.stride, { integer: true, min: 1, max: 16_384 }),
         minTissue: num('min-tissue', c.minTissue, { min: 0, max: 1 }),
       },
-      assumeMpp: num('assume-mpp', c.assumeMpp, { min: 0.001, max: 1000 }),
+      assumeMpp,
       annotationsDir: stringFlag(p, 'annotations') ?? c.annotations,
       centreSize: num('centre-size', c.centreSize, { integer: true, min: 1, max: 16_384 }),
       unannotated,
       exportDir,
       format,
       quality: num('quality', c.quality, { integer: true, min: 1, max: 100 }),
-      workers: num('workers', c.workers, { integer: true, min: 1, max: 256 }),
       batch: num('batch', c.batch, { integer: true, min: 1, max: 4096 }),
       tissue: c.tissue,
+    });
+    const inputs = expandSlidePaths(slides);
+    const workers = num('workers', c.workers, { integer: true, min: 1, max: 256 });
+    const store = openStore(db);
+    // Workers only write images: without --export every row comes from the main thread.
+    const pool = exportDir ? createPool({ workers }) : undefined;
+    const progress = createProgress({
+      total: 0,
+      label: 'patches',
+      unit: 'patches',
       quiet: boolFlag(p, 'quiet'),
     });
-    process.stdout.write(
-      `run ${result.runId}${result.resumed ? ' (resumed)' : ''}: ${result.patches} patches from ${result.slides} slide(s)` +
-        ` (${result.tumour} tumour, ${result.normal} normal, ${result.unknown} unlabelled)` +
-        `${exportDir ? `, images in ${exportDir}` : ''}\n`,
-    );
-    return 0;
+    try {
+      const report = await runStage(stage, {
+        store,
+        executor: pool && poolExecutor(pool),
+        progress,
+        inputs,
+        assumeMpp,
+      });
+      const n = report.counts as { patches: number; tumour: number; normal: number; unknown: number };
+      process.stdout.write(
+        `run ${report.runId}${report.resumed ? ' (resumed)' : ''}: ${n.patches} patches from ${inputs.length} slide(s)` +
+          ` (${n.tumour} tumour, ${n.normal} normal, ${n.unknown} unlabelled)` +
+          `${exportDir ? `, images in ${exportDir}` : ''}\n`,
+      );
+      return stageExitCode(report, (line) => process.stderr.write(`${line}\n`));
+    } finally {
+      await pool?.close();
+      store.close();
+    }
   },
 };

@@ -1,8 +1,14 @@
 /** `wsi tissue`: the tissue mask of a slide as a PNG, optionally its outline as GeoJSON and an overlay image. */
 import { writeFileSync } from 'node:fs';
-import { numberFlag, parseFlags, stringFlag } from '../args.ts';
+import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
+import { expandSlidePaths } from '../io/slide-files.ts';
+import { createPool, poolExecutor } from '../pool.ts';
+import { createProgress } from '../progress.ts';
 import { openSlide } from '../slide/index.ts';
+import { runStage, stageExitCode } from '../stage/index.ts';
+import { tissueStage } from '../stages/tissue.ts';
+import { openStore } from '../store/db.ts';
 import {
   detectTissue,
   readMaskImage,
@@ -15,13 +21,45 @@ import type { Command } from './types.ts';
 const usage = `
 usage: wsi tissue <slide> -o mask.png [--geojson out.geojson] [--overlay overlay.png]
                   [--target-mpp 8] [--assume-mpp M]
+       wsi tissue <slides or folders> --db results.sqlite [--target-mpp 8] [--assume-mpp M] [--workers N]
 
 Finds the tissue from a low-resolution read (~8 µm/px; Otsu on saturation, closing, opening, small
 pieces removed, small holes filled). Writes the mask (white = tissue, one pixel per mask pixel),
 the outline as a QuPath GeoJSON FeatureCollection in level-0 pixels, and the slide with the tissue
 tinted green. --assume-mpp sets the level-0 µm/px of slides that do not say (default: assume 0.5 for
 the clean-up sizes only).
+With --db, every slide's tissue fraction, area and outline (GeoJSON) go to the store as a 'tissue' run,
+one slide per worker task; rerunning resumes, failed slides are listed and retried.
 `;
+
+/** The tissue stage over many slides into the store. */
+async function manySlides(paths: string[], db: string, p: ReturnType<typeof parseFlags>): Promise<number> {
+  if (paths.length === 0) throw new ConfigError('give slides or folders');
+  const assumeMpp = numberFlag(p, 'assume-mpp', { min: 0.01, max: 1000 });
+  const stage = tissueStage({ targetMpp: numberFlag(p, 'target-mpp', { min: 0.01, max: 1000 }), assumeMpp });
+  const inputs = expandSlidePaths(paths);
+  const store = openStore(db);
+  const pool = createPool({ workers: numberFlag(p, 'workers', { integer: true, min: 1, max: 256 }) });
+  const progress = createProgress({ total: 0, label: 'tissue', unit: 'slides', quiet: boolFlag(p, 'quiet') });
+  try {
+    const report = await runStage(stage, {
+      store,
+      executor: poolExecutor(pool),
+      progress,
+      inputs,
+      assumeMpp,
+      slidesAtOnce: 2 * pool.size, // one task per slide
+    });
+    const done = report.slides.filter((s) => s.status === 'done').length;
+    process.stdout.write(
+      `tissue run ${report.runId}${report.resumed ? ' (resumed)' : ''}: ${done} slides measured\n`,
+    );
+    return stageExitCode(report, (line) => process.stderr.write(`${line}\n`));
+  } finally {
+    await pool.close();
+    store.close();
+  }
+}
 
 export const command: Command = {
   name: 'tissue',
@@ -34,7 +72,12 @@ export const command: Command = {
       overlay: { type: 'string' },
       'target-mpp': { type: 'string' },
       'assume-mpp': { type: 'string' },
+      db: { type: 'string' },
+      workers: { type: 'string' },
+      quiet: { type: 'boolean' },
     });
+    const db = stringFlag(p, 'db');
+    if (db !== undefined) return manySlides(p.positionals, db, p);
     if (p.positionals.length !== 1) throw new ConfigError('give exactly one slide path or URL');
     const out = stringFlag(p, 'output', true);
     if (!/\.png$/i.test(out)) throw new ConfigError(`-o must name a .png file, got '${out}'`);

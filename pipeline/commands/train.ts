@@ -1,20 +1,16 @@
 /** `wsi train`: trains the patch classifier with a uniform, class-balanced or CASED sampler. */
 import { resolve } from 'node:path';
-import { drawnTrainingTruth, mergeDrawnTruth } from '../annotations/training-from-store.ts';
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
-import { ARCHS, archGeometry } from '../models/patch-classifier.ts';
-import { attachOodReference } from '../ood/model.ts';
+import { ARCHS } from '../models/patch-classifier.ts';
 import { parseSamplerKind } from '../patches/samplers/index.ts';
 import { createProgress } from '../progress.ts';
-import { openSlide } from '../slide/index.ts';
 import { parseStainNormFlag } from '../stain/estimate.ts';
-import { beginRun, failRun, finishRun, openStore, registerModel, upsertSlide } from '../store/index.ts';
-import { writeTrainingLog } from '../store/training-queries.ts';
+import { openStore } from '../store/index.ts';
 import { STRONG_AUGMENT } from '../train/augment.ts';
-import { defaultTrainWorkers } from '../train/data-parallel.ts';
-import { buildPatchSet, resolveSlidePaths, slideSources } from '../train/dataset.ts';
-import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../train/trainer.ts';
+import { resolveSlidePaths } from '../train/dataset.ts';
+import { trainClassifier } from '../train/run-train.ts';
+import { DEFAULT_TRAIN, type TrainConfig } from '../train/trainer.ts';
 import type { Command } from './types.ts';
 
 const usage = `
@@ -36,12 +32,12 @@ options:
   --refresh-every 50 --refresh-size 256   CASED: re-score this many patches every K steps
   --val-every 50          validation AUC (and checkpoint) every K steps
   --no-augment            no flips/rotations/H&E jitter
-  --train-workers N       data-parallel threads, each takes a share (>= 8) of every batch (default: cores)
   --annotations-from-db   also use the annotations drawn in the viewer (tumour; normal = not tumour even
                           inside a file's outline; exclude = patches left out); --annotations becomes optional
   --augment               strong augmentation: H&E jitter σ 0.2, brightness, contrast, blur, JPEG quality
   --stain-norm M          none (default), reinhard, macenko or vahadane: every slide mapped to the training
                           slides' pooled stain; the target is saved with the model and used by wsi infer/embed
+  --train-workers N       data-parallel threads, each takes a share (>= 8) of every batch (default: cores)
 `;
 
 export const command: Command = {
@@ -72,9 +68,9 @@ export const command: Command = {
         'refresh-size': { type: 'string' },
         'val-every': { type: 'string' },
         'no-augment': { type: 'boolean' },
-        'train-workers': { type: 'string' },
         augment: { type: 'boolean' },
         'stain-norm': { type: 'string' },
+        'train-workers': { type: 'string' },
         quiet: { type: 'boolean' },
         'annotations-from-db': { type: 'boolean' },
       },
@@ -137,126 +133,26 @@ export const command: Command = {
     if (boolFlag(p, 'augment') && boolFlag(p, 'no-augment'))
       throw new ConfigError('--augment and --no-augment contradict each other');
     const quiet = boolFlag(p, 'quiet');
-    let trainSources = slideSources(trainPaths, annotations);
-    let valSources = valPaths.length ? slideSources(valPaths, annotations) : [];
-    const patchSize = archGeometry(arch).receptiveField;
-
     const store = openStore(dbPath);
-    let runId: number | undefined;
     try {
-      const slideIds = new Map<string, string>();
-      for (const path of [...trainPaths, ...valPaths]) {
-        const slide = await openSlide(path);
-        try {
-          slideIds.set(path, upsertSlide(store, slide));
-        } finally {
-          await slide.close();
-        }
-      }
-      // --annotations-from-db: drawings from the viewer join the file annotations (annotations/training-from-store.ts).
-      const drawn: string[] = [];
-      if (fromDb) {
-        const withDrawn = (s: (typeof trainSources)[number]) => {
-          const d = drawnTrainingTruth(store, slideIds.get(s.path) as string);
-          drawn.push(d.digest);
-          return { ...s, ...mergeDrawnTruth(s.truth, d) };
-        };
-        trainSources = trainSources.map(withDrawn);
-        valSources = valSources.map(withDrawn);
-      }
-      const loading = createProgress({
-        total: trainSources.length + valSources.length,
-        label: 'patches',
-        unit: 'slides',
-        quiet,
-      });
-      const train = await buildPatchSet(trainSources, {
-        mpp,
-        patchSize,
-        onSlide: (_d, n) => loading.tick(1, n),
-        stain: stainNorm ? { method: stainNorm } : undefined,
-      });
-      const val = valSources.length
-        ? await buildPatchSet(valSources, {
-            mpp,
-            patchSize,
-            onSlide: (_d, n) => loading.tick(1, n),
-            stain: train.stain, // validation mapped to the training target
-          })
-        : undefined;
-      const positives = train.labels.reduce((a, b) => a + b, 0);
-      loading.done(
-        `${train.refs.length} training patches (${positives} tumour)${val ? `, ${val.refs.length} validation` : ''}`,
-      );
-      const { steps: _steps, ...runConfig } = config;
-      const run = beginRun(store, 'train', {
-        ...runConfig,
-        arch: arch.name,
-        mpp,
-        stainNorm: stainNorm ?? 'none',
-        out: outDir,
-        slides: trainSources.map((s) => s.name),
-        valSlides: valSources.map((s) => s.name),
-        ...(fromDb ? { drawnAnnotations: drawn } : {}),
-      });
-      runId = run.runId;
-      const progress = createProgress({
-        total: config.steps,
-        label: `train ${config.sampler}`,
-        unit: 'steps',
-        quiet,
-      });
-      let lastAuc = '';
-      let ema = Number.NaN;
-      let firstStep = true;
-      const result = await trainPatchClassifier({
-        train,
-        val,
+      const r = await trainClassifier(store, {
+        trainPaths,
+        valPaths,
+        annotations,
         outDir,
+        mpp,
         config,
         resume: boolFlag(p, 'resume'),
-        workers: numberFlag(p, 'train-workers', {
-          default: defaultTrainWorkers(),
-          integer: true,
-          min: 1,
-          max: 64,
-        }),
-        dataset: `${trainSources.length} slides, ${train.refs.length} patches (${positives} tumour)`,
-        onStep: (r) => {
-          // A resumed run starts past step 1: count the steps already done once.
-          if (firstStep) progress.tick(r.step - 1);
-          firstStep = false;
-          ema = Number.isNaN(ema) ? r.loss : 0.9 * ema + 0.1 * r.loss;
-          if (r.valAuc !== undefined) lastAuc = ` auc ${r.valAuc.toFixed(3)}`;
-          progress.tick(1, `loss ${ema.toFixed(3)}${lastAuc}`);
-        },
-        onLog: (step, loss, metrics) => writeTrainingLog(store, run.runId, step, loss, metrics),
-      });
-      progress.done(
-        result.best ? `best validation AUC ${result.best.auc.toFixed(4)} at step ${result.best.step}` : '',
-      );
-      // Out-of-distribution reference: the training slides' stain and nucleus size, saved with the model.
-      if (!quiet) process.stderr.write('measuring training slides for out-of-distribution checks\n');
-      await attachOodReference(outDir, trainPaths);
-      const modelId = registerModel(store, {
-        name: `${arch.name}-${config.sampler}`,
-        kind: 'patch-classifier',
-        path: outDir,
-        config: { ...runConfig, arch: arch.name, steps: config.steps, mpp, runId: run.runId },
-        metrics: result.best ? { valAuc: result.best.auc, bestStep: result.best.step } : {},
-      });
-      finishRun(store, run.runId, {
-        steps: config.steps,
-        modelId,
-        ...(result.best ? { valAuc: result.best.auc } : {}),
+        annotationsFromDb: fromDb,
+        stainNorm,
+        trainWorkers: numberFlag(p, 'train-workers', { integer: true, min: 1, max: 64 }),
+        progress: (o) => createProgress({ ...o, quiet }),
+        log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
       });
       process.stdout.write(
-        `${outDir}: model ${modelId} (run ${run.runId}), ${config.steps} steps on ${result.backend}${result.best ? `, best validation AUC ${result.best.auc.toFixed(4)} at step ${result.best.step}` : ''}\n`,
+        `${outDir}: model ${r.modelId} (run ${r.runId}), ${config.steps} steps on ${r.backend}${r.best ? `, best validation AUC ${r.best.auc.toFixed(4)} at step ${r.best.step}` : ''}\n`,
       );
       return 0;
-    } catch (err) {
-      if (runId !== undefined) failRun(store, runId, err instanceof Error ? err.message : String(err));
-      throw err;
     } finally {
       store.close();
     }

@@ -107,9 +107,10 @@ export async function runCount(argv: string[]): Promise<number> {
   });
   const quiet = boolFlag(p, 'quiet');
   if (stringFlag(p, 'region') !== undefined || boolFlag(p, 'tissue')) {
-    const { runSlideCount } = await import('./slide-count.ts');
-    return runSlideCount({
-      slide: p.positionals[0],
+    // Slides go through the stage runner (pipeline/stages/count-slide.ts).
+    const { countSlides } = await import('../stages/count-slide.ts');
+    return countSlides({
+      slides: p.positionals,
       region: stringFlag(p, 'region'),
       tissue: boolFlag(p, 'tissue'),
       db: stringFlag(p, 'db', true),

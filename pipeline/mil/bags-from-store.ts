@@ -47,19 +47,30 @@ export function* iterateBags(
     if (options.onlyKeys && !options.onlyKeys.has(key)) continue;
     const label = options.labels?.get(key);
     if (options.labels && label === undefined) continue;
-    const rows = embeddedPatches(store, run.id, slide.id);
-    if (rows.length === 0) continue; // no tissue: nothing to pool
-    const bytes = run.dtype === 'float32' ? 4 : 2;
-    const dim = rows[0].embedding.byteLength / bytes;
-    if (!Number.isInteger(dim) || dim < 1)
-      throw new StoreError(`run ${run.id}: malformed embedding on ${slide.name}`);
-    const x = new Float32Array(rows.length * dim);
-    const patches = rows.map(({ embedding, ...box }, i) => {
-      decodeEmbeddingInto(embedding, run.dtype, dim, x, i * dim);
-      return box;
-    });
-    yield { ...makeBag(slide.id, x, dim, label), slideName: slide.name, patches };
+    const bag = storedBag(store, run, slide, label);
+    if (bag) yield bag;
   }
+}
+
+/** One slide's bag of an 'embed' run; undefined when it has no embedded patches (no tissue). */
+export function storedBag(
+  store: Store,
+  run: { id: number; dtype: EmbeddingDtype },
+  slide: { id: string; name: string },
+  label?: 0 | 1,
+): StoredBag | undefined {
+  const rows = embeddedPatches(store, run.id, slide.id);
+  if (rows.length === 0) return undefined;
+  const bytes = run.dtype === 'float32' ? 4 : 2;
+  const dim = rows[0].embedding.byteLength / bytes;
+  if (!Number.isInteger(dim) || dim < 1)
+    throw new StoreError(`run ${run.id}: malformed embedding on ${slide.name}`);
+  const x = new Float32Array(rows.length * dim);
+  const patches = rows.map(({ embedding, ...box }, i) => {
+    decodeEmbeddingInto(embedding, run.dtype, dim, x, i * dim);
+    return box;
+  });
+  return { ...makeBag(slide.id, x, dim, label), slideName: slide.name, patches };
 }
 
 /**

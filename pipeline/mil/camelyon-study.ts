@@ -1,8 +1,8 @@
 /**
  * The whole CAMELYON-style study, stage by stage, each resumable on its own:
- *   1. patch classifier trained with CASED sampling on the training slides' annotations (`wsi train`;
+ *   1. patch classifier trained with CASED sampling on the training slides' annotations (trainClassifier;
  *      resumed from its checkpoint when interrupted, skipped when its run is done);
- *   2. FCN heatmaps of every slide (`wsi infer`; per-slide resume);
+ *   2. FCN heatmaps of every slide (the infer stage; per-slide resume);
  *   3. embeddings of the classifier's features on the heatmap grid, one patch per `spacingUm` (per slide);
  *   4. attention-MIL trained on the training slides' labels only (skipped when done) and inferred on all
  *      slides (per slide);
@@ -12,8 +12,6 @@
  */
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { command as inferCommand } from '../commands/infer.ts';
-import { command as trainCommand } from '../commands/train.ts';
 import { ConfigError, WsiError } from '../errors.ts';
 import { type AucWithCi, rocAucWithCi, rocCurve } from '../eval/auc.ts';
 import { detectionsFromScores } from '../eval/detections.ts';
@@ -23,19 +21,25 @@ import { loadModel, readModelMeta } from '../models/model-io.ts';
 import { readOodVerdicts } from '../ood/store.ts';
 import type { WorkerPool } from '../pool.ts';
 import { slideKey } from '../slide-labels.ts';
+import { failureSummary } from '../stage/run-stage.ts';
+import { embedSlides } from '../stages/embed.ts';
+import { inferSlides } from '../stages/infer.ts';
+import { inferMilToStore } from '../stages/mil-infer.ts';
+import type { StainMethod } from '../stain/types.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { runByOutDir, slideResultsOfRun } from '../store/mil-queries.ts';
-import { listRuns } from '../store/runs.ts';
 import { scoredPatchesOfRun } from '../store/training-queries.ts';
+import { STRONG_AUGMENT } from '../train/augment.ts';
 import { hasCheckpoint } from '../train/checkpoint.ts';
+import { trainClassifier } from '../train/run-train.ts';
+import { DEFAULT_TRAIN } from '../train/trainer.ts';
 import { attentionMassInTumour } from './attention-mass.ts';
 import { readStudyFolder, type StudySlide, truthOf } from './camelyon-data.ts';
 import { renderStudyReport, type StudyReport } from './camelyon-report.ts';
-import { embedSlides } from './embed.ts';
 import { writeAttentionStrip } from './gallery.ts';
 import { writeRocPng } from './roc-plot.ts';
 import { writeSaliencyPanels } from './saliency-gallery.ts';
-import { inferMilToStore, trainMilFromStore } from './study.ts';
+import { trainMilFromStore } from './study.ts';
 
 export interface StudyOptions {
   trainDir: string;
@@ -52,18 +56,13 @@ export interface StudyOptions {
   /** One MIL instance per this many µm. */
   spacingUm: number;
   milEpochs?: number;
-  /** Passed to `wsi train` (stain normalisation and strong augmentation; see there). */
-  stainNorm?: string;
+  /** Passed to training (stain normalisation and strong augmentation; see `wsi train`). */
+  stainNorm?: StainMethod;
   augment?: boolean;
   seed: number;
   pool: WorkerPool;
   workers: number;
   log(line: string): void;
-}
-
-async function runCommand(cmd: { name: string; run(argv: string[]): Promise<number> }, argv: string[]) {
-  const code = await cmd.run(argv);
-  if (code !== 0) throw new WsiError('STAGE', `stage 'wsi ${cmd.name}' exited with ${code}`);
 }
 
 function trainStageDone(store: Store, outDir: string): boolean {
@@ -105,57 +104,49 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
     const tumour = train.slides.filter((s) => s.label === 1);
     const val = train.slides.filter((s, i) => (s.label === 1 ? tumour.indexOf(s) % 4 === 1 : i % 4 === 3));
     const fit = train.slides.filter((s) => !val.includes(s));
-    const argv = [
-      '--db',
-      dbPath,
-      '--slides',
-      fit.map((s) => s.path).join(','),
-      '--annotations',
-      train.annotationsDir,
-      '--sampler',
-      'cased',
-      '--steps',
-      String(o.trainSteps),
-      '--out',
-      classifierDir,
-      '--mpp',
-      String(o.mpp),
-      '--seed',
-      String(o.seed),
-      '--val-every',
-      String(Math.max(1, Math.min(50, Math.floor(o.trainSteps / 4)))),
-    ];
-    if (val.length && val.some((s) => s.label === 1))
-      argv.push('--val-slides', val.map((s) => s.path).join(','));
-    if (o.trainBatch) argv.push('--batch', String(o.trainBatch));
-    if (o.stainNorm) argv.push('--stain-norm', o.stainNorm);
-    if (o.augment) argv.push('--augment');
-    if (hasCheckpoint(classifierDir)) argv.push('--resume');
-    await runCommand(trainCommand, argv);
+    const trainStore = openStore(dbPath);
+    try {
+      await trainClassifier(trainStore, {
+        trainPaths: fit.map((s) => s.path),
+        valPaths: val.length && val.some((s) => s.label === 1) ? val.map((s) => s.path) : [],
+        annotations: train.annotationsDir,
+        outDir: classifierDir,
+        mpp: o.mpp,
+        config: {
+          ...DEFAULT_TRAIN,
+          sampler: 'cased',
+          steps: o.trainSteps,
+          seed: o.seed,
+          valEvery: Math.max(1, Math.min(50, Math.floor(o.trainSteps / 4))),
+          batchSize: o.trainBatch ?? DEFAULT_TRAIN.batchSize,
+          ...(o.augment ? { augment: STRONG_AUGMENT } : {}),
+        },
+        resume: hasCheckpoint(classifierDir),
+        stainNorm: o.stainNorm,
+      });
+    } finally {
+      trainStore.close();
+    }
   });
 
-  // 2. FCN heatmaps over every slide.
+  // 2. FCN heatmaps over every slide (the stage called directly; its run is keyed by the model's content).
   const all: StudySlide[] = [...train.slides, ...test.slides];
-  await timed('FCN heatmaps', () =>
-    runCommand(inferCommand, [
-      ...all.map((s) => s.path),
-      '--model',
-      classifierDir,
-      '--db',
-      dbPath,
-      '--min-tissue',
-      '0.5',
-      '--workers',
-      String(o.workers),
-      '--quiet',
-    ]),
-  );
   store = openStore(dbPath);
   try {
-    const inferRun = listRuns(store, 'infer')
-      .filter((r) => r.config.modelPath === classifierDir)
-      .at(-1);
-    if (!inferRun) throw new ConfigError(`no FCN run for ${classifierDir} in ${dbPath}`);
+    const heatmaps = await timed('FCN heatmaps', () =>
+      inferSlides({
+        store,
+        modelDir: classifierDir,
+        slides: all.map((s) => s.path),
+        minTissue: 0.5,
+        workers: o.workers,
+        quiet: true,
+      }),
+    );
+    if (heatmaps.report.failed.length > 0) {
+      throw new WsiError('STAGE', failureSummary(heatmaps.report.failed, all.length));
+    }
+    const inferRun = { id: heatmaps.runId };
 
     // 3. Embeddings on the heatmap grid, thinned to one patch per spacing.
     const meta = readModelMeta(classifierDir);
@@ -172,6 +163,8 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
         },
       ),
     );
+
+    if (embed.failed > 0) throw new WsiError('STAGE', failureSummary(embed.report.failed, all.length));
 
     // 4. Attention-MIL from slide labels only.
     await initBackend({ log: o.log });

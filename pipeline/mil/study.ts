@@ -1,21 +1,18 @@
 /**
- * MIL stages over the store: train from an 'embed' run and a labels CSV (model saved and registered,
- * curves in training_log), and infer into a 'mil' run (slide probability in slide_results, every patch's
- * raw and per-slide normalised attention in patches) for the viewer's heatmap and top-k gallery.
+ * MIL training over the store: from an 'embed' run and a labels CSV (model saved and registered, curves
+ * in training_log). Inference over the slides is a stage: pipeline/stages/mil-infer.ts.
  */
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { createRng } from '../patches/samplers/rng.ts';
 import { slideKey } from '../slide-labels.ts';
 import type { Store } from '../store/db.ts';
-import { type AttentionRow, writeSlideAttention } from '../store/mil-queries.ts';
 import { registerModel } from '../store/models.ts';
-import { beginRun, failRun, finishRun, isSlideDone } from '../store/runs.ts';
+import { beginRun, failRun, finishRun } from '../store/runs.ts';
 import { writeTrainingLog } from '../store/training-queries.ts';
-import { normaliseWeights, predictBag } from './bag.ts';
-import { iterateBags, loadBags, resolveEmbedRun, type StoredBag } from './bags-from-store.ts';
+import { loadBags, resolveEmbedRun, type StoredBag } from './bags-from-store.ts';
 import type { MilConfig } from './config.ts';
-import { loadMilModel, saveMilModel } from './io.ts';
+import { saveMilModel } from './io.ts';
 import { trainMil } from './train.ts';
 
 export interface MilTrainOptions {
@@ -117,74 +114,5 @@ export async function trainMilFromStore(store: Store, o: MilTrainOptions) {
   } catch (err) {
     failRun(store, runId, (err as Error).message);
     throw err;
-  }
-}
-
-export interface MilInferOptions {
-  modelDir: string;
-  embedRun?: number;
-  /** Restrict to these slide keys (names without extension, lower case). */
-  onlyKeys?: Set<string>;
-  /** Reference labels, stored in details_json when known. */
-  labels?: Map<string, 0 | 1>;
-  threshold?: number;
-  onSlide?(name: string, probability: number): void;
-}
-
-export async function inferMilToStore(store: Store, o: MilInferOptions) {
-  const modelDir = resolve(o.modelDir);
-  const { model, sidecar } = await loadMilModel(modelDir);
-  const embed = resolveEmbedRun(store, o.embedRun);
-  const threshold = o.threshold ?? 0.5;
-  const modelId = registerModel(store, {
-    name: `mil-${sidecar.config.kind}`,
-    kind: 'mil',
-    path: modelDir,
-    config: sidecar.config as unknown as Record<string, unknown>,
-    metrics: sidecar.metrics,
-  });
-  const { runId, resumed } = beginRun(
-    store,
-    'mil',
-    { model: modelDir, embedRun: embed.id, threshold },
-    { modelId, parentRunId: embed.id },
-  );
-  let slides = 0;
-  let skipped = 0;
-  try {
-    for (const bag of iterateBags(store, embed, { onlyKeys: o.onlyKeys })) {
-      if (isSlideDone(store, runId, bag.id)) {
-        skipped++;
-        continue;
-      }
-      const { probability, weights } = await predictBag(model, bag);
-      const isMax = sidecar.config.kind === 'max';
-      // Max pooling has instance probabilities, not attention: show them as weights that sum to 1.
-      let total = 0;
-      for (const w of weights) total += w;
-      const attention = isMax ? weights.map((w) => w / total) : weights;
-      const norm = normaliseWeights(attention);
-      const rows: AttentionRow[] = bag.patches.map((p, i) => ({
-        ...p,
-        score: isMax ? weights[i] : null,
-        attention: attention[i],
-        attentionNorm: norm[i],
-      }));
-      const reference = o.labels?.get(slideKey(bag.slideName));
-      writeSlideAttention(store, runId, bag.id, rows, {
-        score: probability,
-        label: probability >= threshold ? 1 : 0,
-        details: { kind: sidecar.config.kind, threshold, patches: rows.length, reference: reference ?? null },
-      });
-      slides++;
-      o.onSlide?.(bag.slideName, probability);
-    }
-    finishRun(store, runId, { slides, skipped });
-    return { runId, resumed, slides, skipped };
-  } catch (err) {
-    failRun(store, runId, (err as Error).message);
-    throw err;
-  } finally {
-    model.dispose();
   }
 }

@@ -185,3 +185,82 @@ export function listRuns(store: Store, kind?: string): RunRow[] {
   ) as RawRun[];
   return rows.map(fromRaw);
 }
+
+export interface RunFailure {
+  source: string;
+  slideId: string | null;
+  step: string;
+  error: string;
+  failedAt: string;
+}
+
+/** Records an input that failed in a run (replacing an earlier failure of the same input). */
+export function recordFailure(
+  store: Store,
+  runId: number,
+  f: { source: string; slideId?: string; step: string; error: string },
+): void {
+  store.db
+    .prepare(
+      `INSERT INTO run_failures (run_id, source, slide_id, step, error) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (run_id, source) DO UPDATE SET slide_id = excluded.slide_id, step = excluded.step,
+         error = excluded.error, failed_at = excluded.failed_at`,
+    )
+    .run(runId, f.source, f.slideId ?? null, f.step, f.error);
+  if (f.slideId) markSlideFailed(store, runId, f.slideId, f.error);
+}
+
+/** Forgets an input's earlier failure (it has just succeeded). */
+export function clearFailure(store: Store, runId: number, source: string, slideId?: string): void {
+  store.db
+    .prepare('DELETE FROM run_failures WHERE run_id = ? AND (source = ? OR slide_id = ?)')
+    .run(runId, source, slideId ?? null);
+}
+
+export function runFailures(store: Store, runId: number): RunFailure[] {
+  return (
+    store.db
+      .prepare(
+        'SELECT source, slide_id, step, error, failed_at FROM run_failures WHERE run_id = ? ORDER BY source',
+      )
+      .all(runId) as Array<{
+      source: string;
+      slide_id: string | null;
+      step: string;
+      error: string;
+      failed_at: string;
+    }>
+  ).map((r) => ({
+    source: r.source,
+    slideId: r.slide_id,
+    step: r.step,
+    error: r.error,
+    failedAt: r.failed_at,
+  }));
+}
+
+export function setRunTimings(store: Store, runId: number, timings: Record<string, unknown>): void {
+  store.db.prepare('UPDATE runs SET timings_json = ? WHERE id = ?').run(canonicalJson(timings), runId);
+}
+
+export function runTimings(store: Store, runId: number): Record<string, unknown> {
+  const r = store.db.prepare('SELECT timings_json FROM runs WHERE id = ?').get(runId) as
+    | { timings_json: string }
+    | undefined;
+  return r ? (JSON.parse(r.timings_json) as Record<string, unknown>) : {};
+}
+
+/** Slides of a run by status. */
+export function runSlideCounts(store: Store, runId: number): { done: number; failed: number; items: number } {
+  const r = store.db
+    .prepare(
+      `SELECT coalesce(sum(status = 'done'), 0) AS done, coalesce(sum(status = 'failed'), 0) AS failed,
+              coalesce(sum(CASE WHEN status = 'done' THEN items ELSE 0 END), 0) AS items
+       FROM run_slides WHERE run_id = ?`,
+    )
+    .get(runId) as { done: number; failed: number; items: number };
+  const unopened = store.db
+    .prepare('SELECT count(*) AS n FROM run_failures WHERE run_id = ? AND slide_id IS NULL')
+    .get(runId) as { n: number };
+  return { done: r.done, failed: r.failed + unopened.n, items: r.items };
+}

@@ -1,0 +1,116 @@
+/**
+ * The `mil` stage: an attention-MIL model over the bags of an 'embed' run. Per slide its probability goes
+ * to slide_results and every patch's raw and per-slide normalised attention to patches. The inputs are
+ * the embed run's slides (by content id); the model is small, so it runs on the main thread in `plan`.
+ */
+import { resolve } from 'node:path';
+import { StoreError } from '../errors.ts';
+import { normaliseWeights, predictBag } from '../mil/bag.ts';
+import { resolveEmbedRun, type StoredBag, storedBag } from '../mil/bags-from-store.ts';
+import { loadMilModel } from '../mil/io.ts';
+import { slideKey } from '../slide-labels.ts';
+import { modelContentHash } from '../stage/identity.ts';
+import { runStage } from '../stage/run-stage.ts';
+import type { Stage, StageReport } from '../stage/types.ts';
+import type { Store } from '../store/db.ts';
+import { type AttentionRow, doneSlidesOfRun, writeSlideAttention } from '../store/mil-queries.ts';
+import { registerModel } from '../store/models.ts';
+import { getSlide } from '../store/slides.ts';
+
+export interface MilInferOptions {
+  modelDir: string;
+  embedRun?: number;
+  /** Restrict to these slide keys (names without extension, lower case). */
+  onlyKeys?: Set<string>;
+  /** Reference labels, stored in details_json when known. */
+  labels?: Map<string, 0 | 1>;
+  threshold?: number;
+  onSlide?(name: string, probability: number): void;
+}
+
+interface MilState {
+  bag: StoredBag;
+  probability: number;
+  weights: number[];
+}
+
+type LoadedMil = Awaited<ReturnType<typeof loadMilModel>>;
+
+export function milInferStage(
+  m: LoadedMil,
+  modelDir: string,
+  embed: ReturnType<typeof resolveEmbedRun>,
+  o: MilInferOptions,
+): Stage<MilState, never> {
+  const threshold = o.threshold ?? 0.5;
+  const { model, sidecar } = m;
+  return {
+    kind: 'mil',
+    unit: 'slides',
+    identity: (store) => ({
+      config: { model: modelContentHash(modelDir), embedRun: embed.id, threshold },
+      modelId: registerModel(store, {
+        name: `mil-${sidecar.config.kind}`,
+        kind: 'mil',
+        path: modelDir,
+        config: sidecar.config as unknown as Record<string, unknown>,
+        metrics: sidecar.metrics,
+      }),
+      parentRunId: embed.id,
+    }),
+    async resolve(ctx, id) {
+      const row = getSlide(ctx.store, id);
+      if (!row) throw new StoreError(`slide ${id} is not in the store`);
+      return { source: id, id, name: row.name };
+    },
+    async plan(ctx, s) {
+      const bag = storedBag(ctx.store, embed, s);
+      if (!bag) throw new StoreError(`embed run ${embed.id} has no embeddings of ${s.name}`);
+      const { probability, weights } = await predictBag(model, bag);
+      o.onSlide?.(s.name, probability);
+      return { state: { bag, probability, weights: Array.from(weights) }, tasks: [], unitsDone: 1 };
+    },
+    finish(ctx, s, { bag, probability, weights }) {
+      const isMax = sidecar.config.kind === 'max';
+      // Max pooling has instance probabilities, not attention: show them as weights that sum to 1.
+      const total = weights.reduce((a, b) => a + b, 0);
+      const attention = isMax ? weights.map((w) => w / total) : weights;
+      const norm = normaliseWeights(attention);
+      const rows: AttentionRow[] = bag.patches.map((p, i) => ({
+        ...p,
+        score: isMax ? weights[i] : null,
+        attention: attention[i],
+        attentionNorm: norm[i],
+      }));
+      const reference = o.labels?.get(slideKey(s.name));
+      writeSlideAttention(ctx.store, ctx.runId, s.id, rows, {
+        score: probability,
+        label: probability >= threshold ? 1 : 0,
+        details: { kind: sidecar.config.kind, threshold, patches: rows.length, reference: reference ?? null },
+      });
+      return rows.length;
+    },
+  };
+}
+
+/** `wsi mil infer`: the stage over every slide of the embed run that has embeddings (or those in onlyKeys). */
+export async function inferMilToStore(store: Store, o: MilInferOptions) {
+  const modelDir = resolve(o.modelDir);
+  const m = await loadMilModel(modelDir);
+  try {
+    const embed = resolveEmbedRun(store, o.embedRun);
+    const inputs = doneSlidesOfRun(store, embed.id)
+      .filter((s) => s.patches > 0 && (!o.onlyKeys || o.onlyKeys.has(slideKey(s.name))))
+      .map((s) => s.id);
+    const report: StageReport = await runStage(milInferStage(m, modelDir, embed, o), { store, inputs });
+    return {
+      runId: report.runId,
+      resumed: report.resumed,
+      slides: report.slides.filter((s) => s.status === 'done').length,
+      skipped: report.slides.filter((s) => s.status === 'skipped').length,
+      report,
+    };
+  } finally {
+    m.model.dispose();
+  }
+}
