@@ -5,29 +5,10 @@
  * Self-contained: the model is built once per thread and architecture, then only its weights change.
  */
 import type * as tf from '@tensorflow/tfjs';
-import { type BackendName, useBackend } from '../pipeline/models/backend.ts';
-import { type ArchSpec, buildPatchClassifier } from '../pipeline/models/patch-classifier.ts';
+import { useBackend } from '../pipeline/models/backend.ts';
+import { buildPatchClassifier } from '../pipeline/models/patch-classifier.ts';
+import type { TrainGradsResult, TrainGradsTask } from '../pipeline/tasks.ts';
 import { readFlat, shardGradients, writeFlat } from '../pipeline/train/shard-grads.ts';
-
-export interface TrainGradsTask {
-  backend: BackendName;
-  arch: ArchSpec;
-  /** All model weights (trainable and not, in model.weights order). */
-  weights: Float32Array;
-  x: Float32Array;
-  y: Float32Array;
-  patchSize: number;
-  batchTotal: number;
-}
-
-export interface TrainGradsResult {
-  loss: number;
-  perSample: Float32Array;
-  /** Trainable-weight gradients, concatenated in model.trainableWeights order. */
-  grads: Float32Array;
-  /** Non-trainable weights (batch-norm moving mean/variance) after this shard's forward pass. */
-  state: Float32Array;
-}
 
 let backend: Promise<unknown> | undefined;
 const models = new Map<string, tf.LayersModel>();

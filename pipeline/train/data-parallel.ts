@@ -9,11 +9,11 @@
 import { availableParallelism } from 'node:os';
 import type * as tfTypes from '@tensorflow/tfjs';
 import * as tf from '@tensorflow/tfjs';
-import type { TrainGradsResult, TrainGradsTask } from '../../workers/train-grads.ts';
 import { ConfigError } from '../errors.ts';
 import type { BackendName } from '../models/backend.ts';
 import type { ArchSpec } from '../models/patch-classifier.ts';
 import { createPool, type WorkerPool } from '../pool.ts';
+import type { TrainGradsResult, TrainGradsTask } from '../tasks.ts';
 import { readFlat, shardGradients, writeFlat } from './shard-grads.ts';
 
 /** Fewest samples per worker the trainer allows (smaller batches use fewer workers). */
