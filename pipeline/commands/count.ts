@@ -9,7 +9,7 @@ import type { Command } from './types.ts';
 const USAGE = `usage:
   wsi count <images|folder>... --method watershed|density [--model DIR] --out counts.csv
             [--db results.sqlite] [--plate 96|384] [--well-pattern REGEX] [--heatmap PNG]
-            [--preset auto|fluorescence|brightfield] [--workers N] [--quiet]
+            [--preset auto|fluorescence|brightfield] [--workers N] [--quiet] [--queue redis://HOST:PORT]
   wsi count <slide> --region x,y,w,h | --tissue  --db results.sqlite [--method watershed] [--tile 1024] [--workers N]
   wsi count train --images DIR (--dots DIR | --labels DIR) --out MODEL_DIR [--n 32] [--holdout 30]
             [--seed 1] [--steps 2500] [--sigma 2] [--crop 64] [--batch 8]

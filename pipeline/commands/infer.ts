@@ -2,6 +2,7 @@
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { inferSlides } from '../models/fcn.ts';
+import { QUEUE_FLAGS, QUEUE_USAGE, queueFlagsOf } from '../queue/cli.ts';
 import { openStore } from '../store/index.ts';
 import type { Command } from './types.ts';
 
@@ -25,7 +26,7 @@ are skipped.
   --tile PX          tile side in model pixels (default 1024)
   --min-tissue F     keep grid points whose patch is at least this tissue fraction (default 0.05)
   --engine E         onnx (default) or tfjs (reference implementation, main thread)
-  --allow-untrained  accept a model without training metadata (its scores mean nothing)
+  --allow-untrained  accept a model without training metadata (its scores mean nothing)${QUEUE_USAGE}
 `;
 
 export const command: Command = {
@@ -45,6 +46,7 @@ export const command: Command = {
       engine: { type: 'string' },
       'allow-untrained': { type: 'boolean' },
       quiet: { type: 'boolean' },
+      ...QUEUE_FLAGS,
     });
     if (p.positionals.length === 0) throw new ConfigError('give at least one slide');
     const engine = stringFlag(p, 'engine') ?? 'onnx';
@@ -64,6 +66,7 @@ export const command: Command = {
       allowUntrained: boolFlag(p, 'allow-untrained'),
       engine: engine as 'onnx' | 'tfjs',
       quiet: boolFlag(p, 'quiet'),
+      queue: queueFlagsOf(p),
     };
     const store = openStore(dbPath);
     try {

@@ -4,6 +4,7 @@ import { ConfigError } from '../errors.ts';
 import { type PatchesConfig, readPatchesConfig } from '../patches/config.ts';
 import { runPatches } from '../patches/run.ts';
 import type { PatchResolution } from '../patches/types.ts';
+import { QUEUE_FLAGS, QUEUE_USAGE, queueFlagsOf } from '../queue/cli.ts';
 import type { Command } from './types.ts';
 
 const usage = `
@@ -23,6 +24,7 @@ and DIR/index.csv lists them. Slides without MPP need --assume-mpp or --level.
 The same command continues an interrupted run (same settings → same run): slides already done are
 skipped, patches already stored are not written again. --config run.json takes the same settings
 as JSON (camelCase: minTissue, assumeMpp, centreSize, ...; schema in schemas/); flags win.
+${QUEUE_USAGE}
 `;
 
 const OPTIONS = {
@@ -43,6 +45,7 @@ const OPTIONS = {
   batch: { type: 'string' },
   config: { type: 'string' },
   quiet: { type: 'boolean' },
+  ...QUEUE_FLAGS,
 } as const;
 
 export const command: Command = {
@@ -94,6 +97,7 @@ export const command: Command = {
       batch: num('batch', c.batch, { integer: true, min: 1, max: 4096 }),
       tissue: c.tissue,
       quiet: boolFlag(p, 'quiet'),
+      queue: queueFlagsOf(p),
     });
     process.stdout.write(
       `run ${result.runId}${result.resumed ? ' (resumed)' : ''}: ${result.patches} patches from ${result.slides} slide(s)` +

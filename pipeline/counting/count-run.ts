@@ -9,6 +9,7 @@ import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { createPool, defaultWorkerCount } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { QUEUE_FLAGS, queueFlagsOf, taskExecutor } from '../queue/cli.ts';
 import { openSlide } from '../slide/index.ts';
 import {
   countsOfRun,
@@ -76,6 +77,7 @@ const FLAGS = {
   tissue: { type: 'boolean' },
   tile: { type: 'string' },
   quiet: { type: 'boolean' },
+  ...QUEUE_FLAGS,
 } as const;
 
 export async function runCount(argv: string[]): Promise<number> {
@@ -108,6 +110,7 @@ export async function runCount(argv: string[]): Promise<number> {
       preset: preset === 'auto' ? 'brightfield' : preset,
       workers,
       quiet,
+      queue: queueFlagsOf(p),
     });
   }
   const out = stringFlag(p, 'out', true);
@@ -143,12 +146,15 @@ export async function runCount(argv: string[]): Promise<number> {
   const store: Store | undefined = db ? openStore(db) : undefined;
   const run = store ? beginRun(store, 'count', config) : undefined;
   const rows: (CountCsvRow | undefined)[] = new Array(images.length);
-  const pool = createPool({ workers });
+  const label = `count run ${run?.runId ?? '(no store)'}`;
+  const pool = await taskExecutor(queueFlagsOf(p), { store, runId: run?.runId, label }, () =>
+    createPool({ workers }),
+  );
   const progress = createProgress({ total: images.length, label: 'count', unit: 'images', quiet });
   try {
     const previous = new Map(store && run ? countsOfRun(store, run.runId).map((r) => [r.slideId, r]) : []);
     let next = 0;
-    const inFlight = Math.max(2, workers * 2);
+    const inFlight = Math.max(2, pool.size * 2);
     const worker = async (): Promise<void> => {
       while (next < images.length) {
         const i = next++;

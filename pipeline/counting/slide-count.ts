@@ -8,6 +8,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { createPool } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { type QueueFlags, taskExecutor } from '../queue/cli.ts';
 import { openSlide } from '../slide/index.ts';
 import { insertCells, upsertCount } from '../store/counting-queries.ts';
 import {
@@ -34,6 +35,8 @@ export interface SlideCountOptions {
   quiet: boolean;
   /** Tiles with less tissue than this fraction are skipped (--tissue). */
   minTissue?: number;
+  /** Count tiles on the queue (--queue) instead of the local pool. */
+  queue?: QueueFlags;
 }
 
 export interface Rect {
@@ -98,7 +101,9 @@ export async function runSlideCount(o: SlideCountOptions): Promise<number> {
     preset: o.preset,
   };
   const { runId, resumed } = beginRun(store, 'count', config);
-  const pool = createPool({ workers: o.workers });
+  const pool = await taskExecutor(o.queue, { store, runId, label: `count run ${runId}` }, () =>
+    createPool({ workers: o.workers }),
+  );
   const progress = createProgress({
     total: tiles.length,
     label: 'count slide',

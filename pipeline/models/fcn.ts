@@ -19,6 +19,7 @@ import path from 'node:path';
 import { ConfigError, ModelError, WsiError } from '../errors.ts';
 import { createPool, type WorkerPool } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { type QueueFlags, taskExecutor } from '../queue/cli.ts';
 import { openSlide } from '../slide/index.ts';
 import type { Slide } from '../slide/types.ts';
 import {
@@ -77,6 +78,8 @@ export interface InferOptions {
   quiet?: boolean;
   /** Tissue mask source (default: pipeline/tissue's detectTissue with its default options). */
   tissueMask?: (slide: Slide) => Promise<TissueMask>;
+  /** Score tiles on the queue (--queue) instead of local worker threads. */
+  queue?: QueueFlags;
 }
 
 export interface SlideInferResult {
@@ -175,6 +178,7 @@ async function createExecutor(
   meta: ModelMeta,
   onnxBytes: Uint8Array | undefined,
   tfEngine: InferenceEngine | undefined,
+  runId: number,
 ): Promise<Executor> {
   const workers = opts.workers ?? 2;
   const norm = meta.input.normalisation;
@@ -205,11 +209,15 @@ async function createExecutor(
     };
   }
   const onnxPath = onnxFile(onnxBytes);
-  const pool: WorkerPool = createPool({ workers });
+  const pool: WorkerPool = await taskExecutor(
+    opts.queue,
+    { store: opts.store, runId, label: `infer run ${runId}` },
+    () => createPool({ workers }),
+  );
   return {
     engine: 'onnx (workers)',
     mode: 'pool',
-    parallel: workers * 2,
+    parallel: pool.size * 2,
     runTile: (slide, tile, plan) =>
       pool.run<Float32Array>('infer-tile', {
         slidePath: slide.source,
@@ -288,7 +296,7 @@ export async function inferSlides(opts: InferOptions): Promise<InferSummary> {
     tileInput,
   };
   const { runId, resumed } = beginRun(store, 'infer', config, { modelId, name: `infer ${meta.name}` });
-  const exec = await createExecutor(opts, meta, onnxBytes, tfEngine);
+  const exec = await createExecutor(opts, meta, onnxBytes, tfEngine, runId);
   const progress = createProgress({ total: 0, label: 'infer', unit: 'tiles', quiet: opts.quiet });
   const results: SlideInferResult[] = [];
   let totalTiles = 0;

@@ -10,6 +10,7 @@ import { findAnnotationFile, readAnnotationFile } from '../annotations/files.ts'
 import { ConfigError, SlideNotFoundError } from '../errors.ts';
 import { createPool, defaultWorkerCount } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { type QueueFlags, taskExecutor } from '../queue/cli.ts';
 import { openSlide } from '../slide/index.ts';
 import type { Slide } from '../slide/types.ts';
 import { saveAnnotations } from '../store/annotations-queries.ts';
@@ -52,6 +53,8 @@ export interface PatchRunOptions {
   batch?: number;
   tissue?: TissueOptions;
   quiet?: boolean;
+  /** Run the export tasks on the queue (--queue) instead of the local pool. */
+  queue?: QueueFlags;
 }
 
 export interface PatchRunResult {
@@ -202,7 +205,11 @@ export async function runPatches(o: PatchRunOptions): Promise<PatchRunResult> {
   const store = openStore(o.db);
   const { runId, resumed } = beginRun(store, 'patches', runConfig(o));
   const workers = o.workers ?? defaultWorkerCount();
-  const pool = o.exportDir ? createPool({ workers }) : undefined;
+  const pool = o.exportDir
+    ? await taskExecutor(o.queue, { store, runId, label: `patches run ${runId}` }, () =>
+        createPool({ workers }),
+      )
+    : undefined;
   const progress = createProgress({ total: 0, label: 'patches', unit: 'patches', quiet: o.quiet });
   const pathsById = new Map<string, string>();
   let skippedSlides = 0;

@@ -109,7 +109,7 @@ export class RespRedisClient extends EventEmitter {
 
   private open(): void {
     this.status = this.attempts > 0 ? 'reconnecting' : 'connecting';
-    const socket = netConnect({ host: this.options.host, port: this.options.port });
+    const socket = netConnect({ host: this.options.host ?? '127.0.0.1', port: this.options.port ?? 6379 });
     this.socket = socket;
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
