@@ -42,9 +42,11 @@ export interface QueueWorkerHandle {
 
 const KIND = /^[a-z][a-z0-9-]*$/;
 
+/** `Name: message` in one line. Errors from pool threads arrive as plain Errors: their stack keeps the name. */
 function oneLine(err: unknown): string {
-  if (err instanceof Error) return `${err.name}: ${err.message.split('\n')[0]}`;
-  return String(err).split('\n')[0];
+  if (!(err instanceof Error)) return String(err).split('\n')[0];
+  const name = err.name === 'Error' ? (/^(\w+Error):/.exec(err.stack ?? '')?.[1] ?? err.name) : err.name;
+  return `${name}: ${err.message.split('\n')[0]}`;
 }
 
 /** Task files imported into this thread, as workers/entry.mjs does in pool threads. */
