@@ -2,7 +2,7 @@
  * What a stage command needs to run its tasks on the queue: the shared flags, their usage text, and
  * `taskExecutor`, which gives the queue executor with --queue and the local pool without it.
  */
-import { resolve } from 'node:path';
+import { basename, resolve } from 'node:path';
 import type { Parsed } from '../args.ts';
 import { numberFlag, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
@@ -76,7 +76,7 @@ export async function taskExecutor(
   return createQueueExecutor({
     url: queue.url,
     runKey: runKey ?? `${run.label}@${Date.now()}`,
-    label: run.label,
+    label: run.store ? `${run.label} in ${basename(run.store.path)}` : run.label,
     attempts: queue.attempts,
     size: queue.size,
     pathMaps: parsePathMaps(queue.slideBaseUrl, queue.pathMaps ?? []),
