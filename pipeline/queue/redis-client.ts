@@ -88,6 +88,7 @@ export class RespRedisClient extends EventEmitter {
   private ending = false;
   private readyWaiters: Array<{ resolve(): void; reject(e: Error): void }> = [];
   private reconnectTimer: NodeJS.Timeout | undefined;
+  private corked = false;
 
   constructor(options: RedisClientOptions = {}) {
     super();
@@ -203,7 +204,18 @@ export class RespRedisClient extends EventEmitter {
 
   private write(p: Pending): void {
     this.inFlight.push(p);
-    this.socket?.write(encodeCommand(p.args));
+    const socket = this.socket;
+    if (!socket) return;
+    // Commands issued in the same tick leave in one write (a pipeline), not one syscall each.
+    if (!this.corked) {
+      this.corked = true;
+      socket.cork();
+      process.nextTick(() => {
+        this.corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(encodeCommand(p.args));
   }
 
   /** Sends at once (setup commands, before 'ready'). */

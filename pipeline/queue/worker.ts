@@ -81,6 +81,23 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const active = new Map<string, { kind: string; run: string; since: number }>();
   const counts = { done: 0, failed: 0 };
   const started = new Date().toISOString();
+  // Per-run counters for `wsi queue status`, sent with the heartbeat ('started' goes at once, so a job
+  // whose worker dies mid-way still counts as started).
+  const tallies = new Map<string, number>();
+  const tally = (run: string, field: string) => {
+    const k = `${run}\0${field}`;
+    tallies.set(k, (tallies.get(k) ?? 0) + 1);
+  };
+  const flushTallies = async () => {
+    if (tallies.size === 0) return;
+    const p = redis.pipeline();
+    for (const [k, n] of tallies) {
+      const [run, field] = k.split('\0');
+      p.call(['HINCRBY', RUN_KEY(run), field, n]);
+    }
+    tallies.clear();
+    await p.exec().catch(() => null);
+  };
 
   const processor = async (job: Job): Promise<unknown> => {
     const { kind, run, payload } = job.data as { kind: string; run: string; payload: unknown };
@@ -92,11 +109,11 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       const task = await resolve(kind, decode(payload));
       const result = pool ? await pool.run(kind, task) : await runLocal?.(kind, task);
       counts.done++;
-      void redis.call(['HINCRBY', RUN_KEY(run), 'completed', 1]).catch(() => {});
+      tally(run, 'completed');
       return encode(result);
     } catch (err) {
       counts.failed++;
-      void redis.call(['HINCRBY', RUN_KEY(run), 'attemptsFailed', 1]).catch(() => {});
+      tally(run, 'attemptsFailed');
       log(`${id} (${kind}) attempt ${job.attemptsMade + 1} failed: ${oneLine(err)}`);
       throw new Error(oneLine(err));
     } finally {
@@ -117,8 +134,9 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   worker.on('error', (err) => log(`redis: ${oneLine(err)}`));
 
   const heartbeatMs = Math.max(250, Math.min(5000, Math.floor(lockDuration / 3)));
-  const beat = () =>
-    redis
+  const beat = () => {
+    void flushTallies();
+    return redis
       .set(
         WORKER_KEY(name),
         JSON.stringify({
@@ -134,6 +152,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
         { PX: heartbeatMs * 3 },
       )
       .catch(() => null);
+  };
   await redis.connect();
   await beat();
   const heartbeat = setInterval(() => void beat(), heartbeatMs);
@@ -146,6 +165,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     closing = (async () => {
       await worker.close(force);
       clearInterval(heartbeat);
+      await flushTallies();
       await redis.del(WORKER_KEY(name)).catch(() => 0);
       redis.disconnect();
       await pool?.close();
