@@ -102,11 +102,11 @@ try {
       const p = await runPatches({
         slides: [CMU_SLIDE, TCGA_SLIDE],
         db: path.join(tmp.path, `${name}.sqlite`),
-        grid: { resolution: { mpp: 1.0 }, size: 256 },
+        grid: { resolution: { mpp: 0.5 }, size: 128 },
         assumeMpp: 0.5,
         exportDir: path.join(tmp.path, `${name}-out`),
         workers: 2,
-        batch: 16,
+        batch: 8,
         quiet: true,
         queue,
       });
@@ -118,11 +118,11 @@ try {
           slides: [CMU_SLIDE, TCGA_SLIDE],
           assumeMpp: 0.5,
           workers: 2,
-          tileInput: 512,
+          tileInput: 256,
           quiet: true,
           queue,
         });
-        return Math.ceil(p.patches / 16) + s.slides.reduce((n, x) => n + (x.tilesRun ?? 0), 0);
+        return Math.ceil(p.patches / 8) + s.slides.reduce((n, x) => n + (x.tilesRun ?? 0), 0);
       } finally {
         store.close();
       }
