@@ -11,8 +11,8 @@ import { useBackend } from '../pipeline/models/backend.ts';
 import { inferSlides } from '../pipeline/models/fcn.ts';
 import { type ModelMeta, saveModel } from '../pipeline/models/model-io.ts';
 import { newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
-import type { QueueFlags } from '../pipeline/queue/cli.ts';
 import { queueStatus, type RunStatus } from '../pipeline/queue/status.ts';
+import type { QueueFlags } from '../pipeline/queue/task-executor.ts';
 import { openStore } from '../pipeline/store/index.ts';
 import { CMU_SLIDE, tempDir } from './helpers/paths.ts';
 import {

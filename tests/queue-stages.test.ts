@@ -16,8 +16,8 @@ import { inferSlides } from '../pipeline/models/fcn.ts';
 import { type ModelMeta, saveModel } from '../pipeline/models/model-io.ts';
 import { newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { runPatches } from '../pipeline/patches/run.ts';
-import type { QueueFlags } from '../pipeline/queue/cli.ts';
 import { queueStatus } from '../pipeline/queue/status.ts';
+import type { QueueFlags } from '../pipeline/queue/task-executor.ts';
 import { openStore } from '../pipeline/store/index.ts';
 import { CMU_SLIDE, dataDir, TCGA_SLIDE, tempDir } from './helpers/paths.ts';
 import {

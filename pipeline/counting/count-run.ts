@@ -9,7 +9,8 @@ import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { createPool, defaultWorkerCount } from '../pool.ts';
 import { createProgress } from '../progress.ts';
-import { QUEUE_FLAGS, queueFlagsOf, taskExecutor } from '../queue/cli.ts';
+import { QUEUE_FLAGS, queueFlagsOf } from '../queue/cli.ts';
+import { taskExecutor } from '../queue/task-executor.ts';
 import { openSlide } from '../slide/index.ts';
 import {
   countsOfRun,

@@ -8,7 +8,7 @@ import path from 'node:path';
 import { ConfigError } from '../errors.ts';
 import { createPool } from '../pool.ts';
 import { createProgress } from '../progress.ts';
-import { type QueueFlags, taskExecutor } from '../queue/cli.ts';
+import { type QueueFlags, taskExecutor } from '../queue/task-executor.ts';
 import { openSlide } from '../slide/index.ts';
 import { insertCells, upsertCount } from '../store/counting-queries.ts';
 import {

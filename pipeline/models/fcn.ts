@@ -19,7 +19,7 @@ import path from 'node:path';
 import { ConfigError, ModelError, WsiError } from '../errors.ts';
 import { createPool, type WorkerPool } from '../pool.ts';
 import { createProgress } from '../progress.ts';
-import { type QueueFlags, taskExecutor } from '../queue/cli.ts';
+import { type QueueFlags, taskExecutor } from '../queue/task-executor.ts';
 import { openSlide } from '../slide/index.ts';
 import type { Slide } from '../slide/types.ts';
 import {

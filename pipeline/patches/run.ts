@@ -10,7 +10,7 @@ import { findAnnotationFile, readAnnotationFile } from '../annotations/files.ts'
 import { ConfigError, SlideNotFoundError } from '../errors.ts';
 import { createPool, defaultWorkerCount } from '../pool.ts';
 import { createProgress } from '../progress.ts';
-import { type QueueFlags, taskExecutor } from '../queue/cli.ts';
+import { type QueueFlags, taskExecutor } from '../queue/task-executor.ts';
 import { openSlide } from '../slide/index.ts';
 import type { Slide } from '../slide/types.ts';
 import { saveAnnotations } from '../store/annotations-queries.ts';

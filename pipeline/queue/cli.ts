@@ -1,13 +1,10 @@
-/**
- * What a stage command needs to run its tasks on the queue: the shared flags, their usage text, and
- * `taskExecutor`, which gives the queue executor with --queue and the local pool without it.
- */
-import { basename, resolve } from 'node:path';
+/** The flags a stage command takes to run its tasks on the queue, and their usage text. */
 import type { Parsed } from '../args.ts';
 import { numberFlag, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
-import type { WorkerPool } from '../pool.ts';
-import type { Store } from '../store/index.ts';
+import type { QueueFlags } from './task-executor.ts';
+
+export type { QueueFlags } from './task-executor.ts';
 
 export const QUEUE_FLAGS = {
   queue: { type: 'string' },
@@ -25,14 +22,6 @@ export const QUEUE_USAGE = `
   --path-map FROM=TO    workers read slide paths starting with FROM under TO (path or URL; repeatable)
   --queue-size N     tasks kept in flight on the queue (default 32; about the cluster's total concurrency)`;
 
-export interface QueueFlags {
-  url: string;
-  attempts?: number;
-  slideBaseUrl?: string;
-  pathMaps?: string[];
-  size?: number;
-}
-
 export function queueFlagsOf(p: Parsed): QueueFlags | undefined {
   const url = stringFlag(p, 'queue');
   const maps = p.values['path-map'];
@@ -49,36 +38,4 @@ export function queueFlagsOf(p: Parsed): QueueFlags | undefined {
     return undefined;
   }
   return { url, ...flags };
-}
-
-/**
- * The executor for a run's tasks: with queue flags, BullMQ jobs scoped to this run (store file, run id
- * and the run's start time, so a resumed run finds its jobs and a new store never sees old ones);
- * otherwise `local()`, the pool the command used before.
- */
-export async function taskExecutor(
-  queue: QueueFlags | undefined,
-  run: { store?: Store; runId?: number; key?: string; label: string },
-  local: () => WorkerPool,
-): Promise<WorkerPool> {
-  if (!queue) return local();
-  const [{ createQueueExecutor }, { parsePathMaps }] = await Promise.all([
-    import('./executor.ts'),
-    import('./resources.ts'),
-  ]);
-  let runKey = run.key;
-  if (!runKey && run.store && run.runId !== undefined) {
-    const row = run.store.db.prepare('SELECT started_at AS s FROM runs WHERE id = ?').get(run.runId) as
-      | { s: string }
-      | undefined;
-    runKey = `${resolve(run.store.path)}#${run.runId}@${row?.s ?? ''}`;
-  }
-  return createQueueExecutor({
-    url: queue.url,
-    runKey: runKey ?? `${run.label}@${Date.now()}`,
-    label: run.store ? `${run.label} in ${basename(run.store.path)}` : run.label,
-    attempts: queue.attempts,
-    size: queue.size,
-    pathMaps: parsePathMaps(queue.slideBaseUrl, queue.pathMaps ?? []),
-  });
 }

@@ -164,6 +164,7 @@ export async function createQueueExecutor(
   let flushScheduled = false;
   let slotWaiters: Array<() => void> = [];
   let closed = false;
+  const early = new Map<string, unknown>();
 
   const settle = (id: string, outcome: { value?: unknown; error?: Error }): void => {
     const e = entries.get(id);
@@ -217,7 +218,7 @@ export async function createQueueExecutor(
           if (e) missing.push(e); // removed between the two reads: run it again
           return;
         }
-        settle(id, { value: decode(JSON.parse(raw)) });
+        settle(id, { value: decode((JSON.parse(raw) as { r?: unknown } | null)?.r) });
       });
     }
     for (const id of failed) {
@@ -248,18 +249,25 @@ export async function createQueueExecutor(
         todo.map((e) => e.id),
         true,
       );
-      for (const e of todo) e.submitted = true;
+      for (const e of todo) {
+        e.submitted = true;
+        // Completed while its add was in flight: the event came before the entry was marked submitted.
+        if (early.has(e.id)) settle(e.id, { value: early.get(e.id) });
+        early.delete(e.id);
+      }
     } catch (err) {
       for (const e of todo) settle(e.id, { error: err instanceof Error ? err : new Error(String(err)) });
     }
   };
 
+  // Workers return { r: encoded result } (an object, so QueueEvents' JSON parsing never meets a bare string).
   events.on('completed', ({ jobId, returnvalue }) => {
     const e = entries.get(jobId);
-    if (!e?.submitted) return;
+    if (!e) return;
     // QueueEvents has parsed the JSON already (a string result would stay a string).
-    const value = typeof returnvalue === 'string' ? JSON.parse(returnvalue) : returnvalue;
-    settle(jobId, { value: decode(value) });
+    const value = decode((returnvalue as { r?: unknown } | null)?.r);
+    if (e.submitted) settle(jobId, { value });
+    else early.set(jobId, value);
   });
   events.on('failed', ({ jobId }) => {
     if (entries.get(jobId)?.submitted) void check([jobId], false).catch(() => {});

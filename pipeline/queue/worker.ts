@@ -110,7 +110,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
       const result = pool ? await pool.run(kind, task) : await runLocal?.(kind, task);
       counts.done++;
       tally(run, 'completed');
-      return encode(result);
+      return { r: encode(result) };
     } catch (err) {
       counts.failed++;
       tally(run, 'attemptsFailed');
