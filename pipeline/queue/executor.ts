@@ -28,7 +28,7 @@ import {
   RUNS_SET,
   stateKey,
 } from './names.ts';
-import { installRedisClient, RespRedisClient } from './redis-client.ts';
+import { collectClients, installRedisClient, RespRedisClient } from './redis-client.ts';
 import { createResourcePublisher, type PathMapping } from './resources.ts';
 
 /** A task that failed every attempt on the queue's workers. */
@@ -126,17 +126,21 @@ export async function createQueueExecutor(
   const size = o.size ?? 32;
   const maxInFlight = o.maxInFlight ?? size * 4;
   const keep = o.keepSeconds ?? 7 * 24 * 3600;
-  const queue = new Queue(QUEUE_NAME, {
-    connection,
-    prefix: QUEUE_PREFIX,
-    defaultJobOptions: {
-      attempts,
-      backoff: { type: 'exponential', delay: o.backoffMs ?? 1000 },
-      removeOnComplete: { age: keep },
-      removeOnFail: { age: keep },
-    },
+  let queue!: Queue;
+  let events!: QueueEvents;
+  const clients = collectClients(() => {
+    queue = new Queue(QUEUE_NAME, {
+      connection,
+      prefix: QUEUE_PREFIX,
+      defaultJobOptions: {
+        attempts,
+        backoff: { type: 'exponential', delay: o.backoffMs ?? 1000 },
+        removeOnComplete: { age: keep },
+        removeOnFail: { age: keep },
+      },
+    });
+    events = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
   });
-  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
   const redis = new RespRedisClient(connection);
   queue.on('error', () => {});
   events.on('error', () => {});
@@ -145,9 +149,11 @@ export async function createQueueExecutor(
     Promise.all([queue.waitUntilReady(), events.waitUntilReady(), redis.connect()]),
     o.connectTimeoutMs ?? 10_000,
     unreachable,
-  ).catch(async (err) => {
+  ).catch((err) => {
+    // Never connected: end every connection now (closing through BullMQ would wait for them).
     redis.disconnect();
-    await Promise.allSettled([queue.close(), events.close()]);
+    for (const c of clients) c.disconnect();
+    void Promise.allSettled([queue.close(), events.close()]);
     throw err instanceof WsiError ? err : new ConfigError(unreachable);
   });
   const publish = createResourcePublisher(redis, o.pathMaps ?? []);

@@ -547,11 +547,28 @@ export class RespTransaction {
 }
 
 let installed = false;
+let collecting: RespRedisClient[] | undefined;
+
+/** Runs `fn` (which constructs BullMQ objects) and returns the clients BullMQ created for them meanwhile. */
+export function collectClients(fn: () => void): RespRedisClient[] {
+  const out: RespRedisClient[] = [];
+  collecting = out;
+  try {
+    fn();
+  } finally {
+    collecting = undefined;
+  }
+  return out;
+}
 
 /** Makes every BullMQ connection in this process use RespRedisClient (BullMQ's documented hook). */
 export function installRedisClient(): void {
   if (installed) return;
   installed = true;
   // biome-ignore lint/suspicious/noExplicitAny: BullMQ types the factory as returning its own IRedisClient.
-  (RedisConnection as any).clientFactory = (opts: RedisClientOptions) => new RespRedisClient(opts);
+  (RedisConnection as any).clientFactory = (opts: RedisClientOptions) => {
+    const client = new RespRedisClient(opts);
+    collecting?.push(client);
+    return client;
+  };
 }
