@@ -7,7 +7,7 @@ export npm_config_audit := false
 
 DEMO_OUT ?= out/demo
 APT_PACKAGES := openslide-tools python3-openslide libvips-tools python3-skimage python3-scipy chromium \
-  redis-server orthanc orthanc-dicomweb orthanc-wsi python3-pydicom python3-shapely
+  redis-server orthanc orthanc-dicomweb orthanc-wsi python3-pydicom python3-pil python3-shapely
 # References the benchmarks compare against: PyTorch CPU, OpenSlide's Deep Zoom example server.
 BENCH_APT_PACKAGES := python3-torch python3-flask python-openslide-examples
 
@@ -27,7 +27,9 @@ runtime-deps:
 # `npm ci` refuses a lock file that lacks optional platform packages (rollup's darwin/win32 builds) which the
 # registry mirror here does not carry; `npm install --no-save` then installs the same locked versions.
 node_modules/.installed: package.json package-lock.json
-	@npm ci --no-audit --no-fund 2>.npm-ci.log || { \
+	@# A linked node_modules is an install shared between git worktrees: npm ci would empty it for all of them.
+	@if [ -L node_modules ]; then echo "node_modules is a shared link: install in the worktree it points to"; exit 0; fi; \
+	npm ci --no-audit --no-fund 2>.npm-ci.log || { \
 	  echo "npm ci refused the lock file (see .npm-ci.log); installing the locked versions with npm install"; \
 	  npm install --no-save --no-audit --no-fund; }
 	@touch $@

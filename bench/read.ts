@@ -22,6 +22,13 @@
  *
  * Last line: {"vs_openslide": <ours/OpenSlide, single thread, the lower of the two slides>,
  *             "pool_speedup": <pool/single on the large slide>, "peak_rss_mb": <n>, ...details}
+ * DICOM (issue 14): CMU-1-Small-Region.svs made into a DICOM series by Orthanc's dicomizer (level 0
+ * = the source's own JPEG tiles, so both readers decode the same bytes) and read at the same points
+ * by the same single-thread child: dicom_vs_tiff = DICOM rate / TIFF rate (target ≥ 0.9), with the
+ * CPU-time ratio beside it. Then the same series uploaded to a local Orthanc and read through
+ * DICOMweb (WADO-RS frames, in-process, cold cache): dicomweb_regions_per_s.
+ * `--only-dicom` runs just this part (and prints only its keys on the last line).
+ *
  * Numbers are noisy when other work shares the machine.
  */
 import { execFileSync, spawnSync } from 'node:child_process';
@@ -29,6 +36,7 @@ import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { createRng } from '../pipeline/util/rng.ts';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const REGION = 256;
@@ -70,12 +78,7 @@ print(json.dumps({"rate": n / dt, "seconds": dt, "cpuRate": n / dc}))
 `;
 
 function seededPoints(width: number, height: number, n: number, seed: number): [number, number][] {
-  let s = seed;
-  const rnd = () => {
-    // 32-bit LCG in exact integer arithmetic (Math.imul): a plain `s * 1103515245` loses the low bits in doubles.
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 4294967296;
-  };
+  const rnd = createRng(seed).next;
   return Array.from({ length: n }, () => [
     Math.floor(rnd() * (width - REGION)),
     Math.floor(rnd() * (height - REGION)),
@@ -205,6 +208,65 @@ async function runPool(spec: Coords, workers: number): Promise<ReadResult> {
   }
 }
 
+/** DICOM series of CMU vs the .svs (same child, same points), and DICOMweb reads from a local Orthanc. */
+async function dicomBench(dir: string, n: number): Promise<Record<string, number>> {
+  const { mkdirSync, readdirSync, rmSync } = await import('node:fs');
+  const svs = path.resolve(repoRoot, '../shared/data/slides/CMU-1-Small-Region.svs');
+  const series = path.join(dir, 'cmu-dicom');
+  rmSync(series, { recursive: true, force: true });
+  mkdirSync(series, { recursive: true });
+  execFileSync(
+    'OrthancWSIDicomizer',
+    [
+      '--openslide',
+      '/usr/lib/x86_64-linux-gnu/libopenslide.so.0',
+      '--folder',
+      series,
+      '--pyramid',
+      '1',
+      '--levels',
+      '3',
+      svs,
+    ],
+    { stdio: 'ignore' },
+  );
+  const points = seededPoints(2220, 2967, n, 4321);
+  const tiffSpec = path.join(dir, 'read-bench-dicom-tiff.json');
+  const dicomSpec = path.join(dir, 'read-bench-dicom.json');
+  writeFileSync(tiffSpec, JSON.stringify({ slide: svs, points }));
+  writeFileSync(dicomSpec, JSON.stringify({ slide: series, points }));
+  const best = (a: ReadResult | undefined, b: ReadResult) => (a && a.rate >= b.rate ? a : b);
+  let tiff: ReadResult | undefined;
+  let dicom: ReadResult | undefined;
+  for (let round = 0; round < 3; round++) {
+    tiff = best(tiff, runOurs(tiffSpec, false));
+    dicom = best(dicom, runOurs(dicomSpec, false));
+  }
+  if (!tiff || !dicom) throw new Error('no runs');
+  const { startOrthanc } = await import('../tests/helpers/orthanc.ts');
+  const orthanc = await startOrthanc();
+  let web: ReadResult & { checksum: number };
+  try {
+    const [url] = await orthanc.upload(readdirSync(series).map((f) => path.join(series, f)));
+    web = await timedPass({ slide: url, points: points.slice(0, Math.min(n, 1000)) }, false);
+  } finally {
+    await orthanc.stop();
+  }
+  process.stdout.write(
+    `DICOM series of CMU-1-Small-Region (dicomizer; level 0 = the .svs's own JPEG tiles): ${n} random ${REGION}² level-0 reads, 1 thread\n` +
+      `  TIFF reader on the .svs:  ${tiff.rate.toFixed(0)} regions/s (${tiff.cpuRate!.toFixed(0)} per CPU-second)\n` +
+      `  DICOM reader on the series: ${dicom.rate.toFixed(0)} regions/s (${dicom.cpuRate!.toFixed(0)} per CPU-second) = ${(dicom.rate / tiff.rate).toFixed(2)}× the TIFF reader (${(dicom.cpuRate! / tiff.cpuRate!).toFixed(2)}× by CPU time)\n` +
+      `  DICOMweb from a local Orthanc (WADO-RS frames, ≤ 6 requests in flight): ${web.rate.toFixed(0)} regions/s\n`,
+  );
+  return {
+    dicom_vs_tiff: Number((dicom.rate / tiff.rate).toFixed(3)),
+    dicom_vs_tiff_cpu: Number((dicom.cpuRate! / tiff.cpuRate!).toFixed(3)),
+    dicom_regions_per_s: Math.round(dicom.rate),
+    dicom_tiff_regions_per_s: Math.round(tiff.rate),
+    dicomweb_regions_per_s: Math.round(web.rate),
+  };
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
@@ -214,9 +276,14 @@ async function main(): Promise<void> {
       workers: { type: 'string', default: '2' },
       child: { type: 'string' },
       reuse: { type: 'boolean', default: false },
+      'only-dicom': { type: 'boolean', default: false },
     },
   });
   if (values.child) return runOursChild(values.child, values.reuse!);
+  if (values['only-dicom']) {
+    process.stdout.write(`${JSON.stringify(await dicomBench(values.dir!, Number(values.regions)))}\n`);
+    return;
+  }
   const n = Number(values.regions);
   const size = Number(values.size);
   const workers = Number(values.workers);
@@ -299,6 +366,7 @@ async function main(): Promise<void> {
     },
     regions: n,
     synthetic_size: size,
+    ...(await dicomBench(values.dir!, n)),
   };
   process.stdout.write(`${JSON.stringify(summary)}\n`);
 }

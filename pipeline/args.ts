@@ -12,9 +12,40 @@ export interface Parsed {
   positionals: string[];
 }
 
+const NEGATIVE_NUMBER = /^-(\d|\.\d)/;
+
+/**
+ * node's parseArgs refuses `--x -20` ("argument is ambiguous"): a value that starts with '-' looks like a
+ * flag. A negative number after a flag that takes a value is that flag's value, so it is joined to it
+ * (`--x=-20`, `-o-5`) before parsing.
+ */
+function joinNegativeValues(argv: readonly string[], options: OptionSpec): string[] {
+  const takesValue = (arg: string): boolean => {
+    if (arg.startsWith('--')) return options[arg.slice(2)]?.type === 'string';
+    if (/^-[^-]$/.test(arg))
+      return Object.values(options).some((o) => o.short === arg[1] && o.type === 'string');
+    return false;
+  };
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    if (arg === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
+    const next = argv[i + 1];
+    if (next !== undefined && NEGATIVE_NUMBER.test(next) && takesValue(arg)) {
+      out.push(arg.startsWith('--') ? `${arg}=${next}` : `${arg}${next}`);
+      i++;
+    } else out.push(arg);
+  }
+  return out;
+}
+
 export function parseFlags(argv: string[], options: OptionSpec, allowPositionals = true): Parsed {
   try {
-    const { values, positionals } = parseArgs({ args: argv, options, allowPositionals, strict: true });
+    const args = joinNegativeValues(argv, options);
+    const { values, positionals } = parseArgs({ args, options, allowPositionals, strict: true });
     return { values: values as Parsed['values'], positionals };
   } catch (err) {
     const message = err instanceof Error ? err.message.split('\n')[0] : String(err);

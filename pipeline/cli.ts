@@ -6,7 +6,7 @@ import { readdirSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Command } from './commands/types.ts';
-import { WsiError } from './errors.ts';
+import { asWsiError, WsiError } from './errors.ts';
 
 const commandsDir = join(dirname(fileURLToPath(import.meta.url)), 'commands');
 const NAME = /^[a-z][a-z0-9-]*$/;
@@ -53,7 +53,8 @@ export async function main(argv: string[]): Promise<number> {
   }
   try {
     return await cmd.run(rest);
-  } catch (err) {
+  } catch (caught) {
+    const err = asWsiError(caught);
     if (debug) {
       process.stderr.write(`${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
     } else if (err instanceof WsiError) {

@@ -78,3 +78,68 @@ export class StoreError extends WsiError {
     super('STORE', message);
   }
 }
+
+/** A DICOM file or series that is valid DICOM but not a whole-slide image (a CT, an SR, ...). */
+export class DicomNotSlideError extends WsiError {
+  constructor(message: string) {
+    super('DICOM_NOT_SLIDE', message);
+  }
+}
+
+/** A DICOM transfer syntax without a decoder here; the message names it. */
+export class UnsupportedTransferSyntaxError extends WsiError {
+  readonly transferSyntax: string;
+  constructor(uid: string, name?: string) {
+    super(
+      'UNSUPPORTED_TRANSFER_SYNTAX',
+      `unsupported DICOM transfer syntax ${uid}${name ? ` (${name})` : ''}: no decoder for it`,
+    );
+    this.transferSyntax = uid;
+  }
+}
+
+/** The instances of a DICOM series disagree (sizes, tiles, studies) or a level is incomplete. */
+export class DicomSeriesError extends WsiError {
+  constructor(message: string) {
+    super('DICOM_SERIES', message);
+  }
+}
+
+/** A frame a DICOM slide needs is not in its file or not on its server. */
+export class MissingFrameError extends WsiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('DICOM_MISSING_FRAME', message, options);
+  }
+}
+
+/** A file or folder the command cannot read or write: no permission, a full disk, a file where a folder should be. */
+export class FileAccessError extends WsiError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super('FILE_ACCESS', message, options);
+  }
+}
+
+const SYSTEM_ERRORS: Record<string, string> = {
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  ENOENT: 'no such file or folder',
+  ENOTDIR: 'a file stands where a folder should be',
+  EISDIR: 'is a folder, not a file',
+  EEXIST: 'already exists (a file where a folder should be?)',
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'disk quota exceeded',
+  EROFS: 'read-only file system',
+  EMFILE: 'too many open files',
+  ENAMETOOLONG: 'file name too long',
+};
+
+/** Node's file-system errors (ENOENT, EACCES, ENOSPC, ...) as a one-line FileAccessError; others unchanged. */
+export function asWsiError(err: unknown): unknown {
+  if (err instanceof WsiError || !(err instanceof Error)) return err;
+  const { code, path, syscall } = err as NodeJS.ErrnoException;
+  const why = code ? SYSTEM_ERRORS[code] : undefined;
+  if (!why) return err;
+  return new FileAccessError(`${syscall ?? 'access'} ${path ?? ''}: ${why} (${code})`.replace(/ +:/, ':'), {
+    cause: err,
+  });
+}

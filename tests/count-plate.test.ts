@@ -9,9 +9,10 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generatePlate, type SyntheticPlate } from '../fixtures/plate/generate.ts';
 import { runCount } from '../pipeline/counting/count-run.ts';
-import { countsCsv, csvField } from '../pipeline/counting/csv.ts';
+import { countsCsv } from '../pipeline/counting/csv.ts';
 import { aggregateWells, compileWellPattern, parseWell } from '../pipeline/counting/plate.ts';
 import { ConfigError, WsiError } from '../pipeline/errors.ts';
+import { csvField } from '../pipeline/io/csv.ts';
 
 const run = promisify(execFile);
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');

@@ -10,7 +10,7 @@ import { loadMilModel, saveMilModel } from '../pipeline/mil/io.ts';
 import { buildMilModel } from '../pipeline/mil/model.ts';
 import { trainMil } from '../pipeline/mil/train.ts';
 import { initBackend } from '../pipeline/models/backend.ts';
-import { createRng } from '../pipeline/patches/samplers/rng.ts';
+import { createRng } from '../pipeline/util/rng.ts';
 
 const DIM = 12;
 

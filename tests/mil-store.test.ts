@@ -7,13 +7,13 @@ import { loadBags, resolveEmbedRun } from '../pipeline/mil/bags-from-store.ts';
 import { decodeEmbeddingInto, encodeEmbedding, fromHalf, toHalf } from '../pipeline/mil/embedding-codec.ts';
 import { inferMilToStore, splitValidation, trainMilFromStore } from '../pipeline/mil/study.ts';
 import { initBackend } from '../pipeline/models/backend.ts';
-import { createRng } from '../pipeline/patches/samplers/rng.ts';
 import { parseLabelsCsv, slideKey } from '../pipeline/slide-labels.ts';
 import { openStore, type Store } from '../pipeline/store/db.ts';
 import { slideResultsOfRun, writeSlideEmbeddings } from '../pipeline/store/mil-queries.ts';
 import { beginRun, finishRun } from '../pipeline/store/runs.ts';
 import { readTrainingLog } from '../pipeline/store/training-queries.ts';
 import { topAttention } from '../pipeline/store/viewer-queries.ts';
+import { createRng } from '../pipeline/util/rng.ts';
 import { tempDir } from './helpers/paths.ts';
 
 const DIM = 8;

@@ -1,7 +1,7 @@
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command as inferCommand } from '../pipeline/commands/infer.ts';
-import { ConfigError, ModelError } from '../pipeline/errors.ts';
+import { ConfigError, MissingResolutionError, ModelError } from '../pipeline/errors.ts';
 import { hasTfjsNodeGpu, useBackend } from '../pipeline/models/backend.ts';
 import { inferSlides } from '../pipeline/models/fcn.ts';
 import { level0Of, outputsPerTile, planFcn, readScale } from '../pipeline/models/fcn-plan.ts';
@@ -57,6 +57,8 @@ describe.skipIf(SKIP)('FCN planning', () => {
     const r = readScale(levels, 0.25, 0.6);
     expect(r.level).toBeUndefined();
     expect(r.factor).toBeCloseTo(2.4);
+    expect(() => readScale(levels, Number.NaN, 1.0)).toThrow(MissingResolutionError);
+    expect(() => readScale(levels, 0.25, 0)).toThrow(ConfigError);
   });
 
   it('tiles partition the output grid exactly once, border tiles included', () => {

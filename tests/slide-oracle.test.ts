@@ -17,6 +17,7 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { writePyramidTiff } from '../fixtures/tiff-writer.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
+import { createRng } from '../pipeline/util/rng.ts';
 import { CMU_SLIDE, repoRoot, TCGA_SLIDE, tempDir } from './helpers/paths.ts';
 import { codedPattern, compare, patternTile, renderPattern } from './helpers/synthetic.ts';
 
@@ -31,15 +32,6 @@ function openslideRegions(slide: string, regions: Region[]): Buffer {
       maxBuffer: 1 << 28,
     },
   );
-}
-
-function seeded(seed: number) {
-  let s = seed;
-  return () => {
-    // 32-bit LCG in exact integer arithmetic (Math.imul): a plain `s * 1103515245` loses the low bits in doubles.
-    s = (Math.imul(s, 1103515245) + 12345) >>> 0;
-    return s / 4294967296;
-  };
 }
 
 function channelMad(a: Uint8Array, b: Uint8Array): number[] {
@@ -83,7 +75,7 @@ for (const slidePath of [CMU_SLIDE, TCGA_SLIDE]) {
     it('every level: random, tile-edge and border regions', async () => {
       const slide = await openSlide(slidePath);
       try {
-        const rnd = seeded(20_261_122);
+        const rnd = createRng(20_261_122).next;
         const regions: Region[] = [];
         slide.levels.forEach((L, level) => {
           const ds = L.downsample;

@@ -6,11 +6,11 @@ import { ConfigError } from '../pipeline/errors.ts';
 import { useBackend } from '../pipeline/models/backend.ts';
 import { loadModel, readModelMeta } from '../pipeline/models/model-io.ts';
 import type { ArchSpec } from '../pipeline/models/patch-classifier.ts';
-import { createRng } from '../pipeline/patches/samplers/rng.ts';
 import { type AugmentOptions, augmentPatch } from '../pipeline/train/augment.ts';
 import { loadCheckpoint } from '../pipeline/train/checkpoint.ts';
 import type { PatchSet } from '../pipeline/train/dataset.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../pipeline/train/trainer.ts';
+import { createRng } from '../pipeline/util/rng.ts';
 
 // A tiny fully convolutional net (receptive field 8) so tests train in seconds.
 const TINY: ArchSpec = {

@@ -10,10 +10,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { colourOf } from '../pipeline/imaging/viridis.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
 import type { Slide } from '../pipeline/slide/types.ts';
 import { type RunningViewer, startViewer } from '../viewer/server/app.ts';
-import { colourOf } from '../viewer/server/colormap.ts';
 import { buildViewerFixture, PATCH, type ViewerFixture } from './fixtures/viewer-fixtures.ts';
 
 let fx: ViewerFixture;

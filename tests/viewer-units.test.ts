@@ -1,9 +1,9 @@
 /** Pure parts of the viewer: Deep Zoom geometry, level choice, colour map, heatmap grid, semaphore, scale bar. */
 import { describe, expect, it } from 'vitest';
+import { colourOf, VIRIDIS } from '../pipeline/imaging/viridis.ts';
 import type { LevelInfo } from '../pipeline/slide/types.ts';
 import { formatMagnification, magnification, niceScaleBar } from '../viewer/client/scale.ts';
 import { screenRequest } from '../viewer/server/app.ts';
-import { colourOf, VIRIDIS } from '../viewer/server/colormap.ts';
 import { chooseSlideLevel, dziXml, dzLevel, dzMaxLevel, planTile } from '../viewer/server/deepzoom.ts';
 import { heatmapGrid, heatmapPixels } from '../viewer/server/heatmap.ts';
 import type { HttpError } from '../viewer/server/http.ts';

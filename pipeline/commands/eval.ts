@@ -1,5 +1,5 @@
 /** `wsi eval`: CAMELYON16 FROC and slide-level ROC AUC, for our runs or any method's CSV output. */
-import { readdirSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { boolFlag, numberFlag, type Parsed, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
@@ -7,11 +7,11 @@ import { rocAucWithCi } from '../eval/auc.ts';
 import { evaluateFroc, type FrocReport, frocInputsFromDirs, type SlideGeometry } from '../eval/evaluate.ts';
 import { evaluateRun } from '../eval/run-eval.ts';
 import { joinPredictions, readLabelsCsv, readPredictionsCsv, slideStem } from '../eval/tables.ts';
+import { SLIDE_EXTENSIONS, slideFileNames } from '../io/slide-files.ts';
 import { openStore } from '../store/index.ts';
 import type { Command } from './types.ts';
 
 const CAMELYON16_MPP = 0.243;
-const SLIDE_EXT = /\.(tif|tiff|svs)$/i;
 
 const usage = `
 usage:
@@ -44,10 +44,9 @@ async function slideGeometryFromDir(
 ): Promise<{ names: string[]; geometry: (n: string) => Partial<SlideGeometry> }> {
   if (!statSync(dir, { throwIfNoEntry: false })?.isDirectory())
     throw new ConfigError(`--slides: ${dir} is not a directory`);
-  const files = readdirSync(dir)
-    .filter((f) => SLIDE_EXT.test(f))
-    .sort();
-  if (files.length === 0) throw new ConfigError(`--slides: no .tif/.tiff/.svs files in ${dir}`);
+  const files = slideFileNames(dir);
+  if (files.length === 0)
+    throw new ConfigError(`--slides: no slide files (${[...SLIDE_EXTENSIONS].join(' ')}) in ${dir}`);
   const { openSlide } = await import('../slide/index.ts');
   const geo = new Map<string, Partial<SlideGeometry>>();
   for (const f of files) {

@@ -48,6 +48,9 @@ function describe(s: Slide): string {
       `  ${i}: ${l.width} × ${l.height}  downsample ${Number(l.downsample.toFixed(4))}  tiles ${l.tileWidth} × ${l.tileHeight}`,
     );
   });
+  // DICOM: vendor fields, transfer syntax, and the optical paths / focal planes beyond the one read.
+  for (const [k, v] of Object.entries(s.properties))
+    if (k.startsWith('dicom.')) lines.push(`${`${k}:`.padEnd(32)} ${v}`);
   return `${lines.join('\n')}\n`;
 }
 

@@ -2,43 +2,17 @@
  * `wsi serve`: registers the given slides in the store and serves the viewer (Deep Zoom tiles,
  * overlays from the store, the OpenSeadragon client) on 127.0.0.1 unless told otherwise.
  */
-import { readdirSync, statSync } from 'node:fs';
-import { extname, join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { startViewer } from '../../viewer/server/app.ts';
 import { numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError, WsiError } from '../errors.ts';
+import { expandSlidePaths } from '../io/slide-files.ts';
 import { openSlide } from '../slide/index.ts';
 import { openStore } from '../store/db.ts';
 import { upsertSlide } from '../store/slides.ts';
 import type { Command } from './types.ts';
 
 const SLIDE_CACHE_BYTES = 64 * 1024 * 1024;
-const SLIDE_EXTENSIONS = new Set(['.svs', '.tif', '.tiff', '.ndpi', '.scn', '.png', '.jpg', '.jpeg']);
-
-/** Files and URLs given directly, plus slide files directly inside given directories. */
-export function listSlideFiles(paths: string[]): string[] {
-  const files: string[] = [];
-  for (const p of paths) {
-    // Remote slides (HTTP range reads) are registered as given.
-    if (/^https?:\/\//.test(p)) {
-      files.push(p);
-      continue;
-    }
-    let st: ReturnType<typeof statSync>;
-    try {
-      st = statSync(p);
-    } catch {
-      throw new ConfigError(`--slides: no such file or directory: ${p}`);
-    }
-    if (st.isDirectory()) {
-      for (const f of readdirSync(p).sort()) {
-        if (SLIDE_EXTENSIONS.has(extname(f).toLowerCase())) files.push(resolve(p, f));
-      }
-    } else files.push(resolve(p));
-  }
-  return files;
-}
-
 const usage = `usage: wsi serve [--db results.sqlite] [--slides DIR|FILE ...] [--host 127.0.0.1] [--port 8080]
                  [--format jpeg|png] [--quality 80] [--tile-size 256] [--overlap 0]
                  [--cache-mb 128] [--renders 4]
@@ -91,7 +65,7 @@ export const command: Command = {
     const tileSize = numberFlag(p, 'tile-size', { integer: true, min: 64, max: 2048, default: 256 });
     const overlap = numberFlag(p, 'overlap', { integer: true, min: 0, max: 8, default: 0 });
     const slidePaths = (p.values.slides as string[] | undefined) ?? [];
-    const files = listSlideFiles(slidePaths);
+    const files = expandSlidePaths(slidePaths, { what: '--slides', emptyFolder: 'skip' });
 
     const store = openStore(dbPath);
     let registered = 0;

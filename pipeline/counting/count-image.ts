@@ -2,6 +2,7 @@
  * One image → count, mean area and cell centroids, as flat typed arrays (so a worker can transfer them).
  * Shared by the worker task and by in-process callers.
  */
+import { ConfigError } from '../errors.ts';
 import { countDensity, type DensityModelInfo } from './density-counter.ts';
 import { readImage } from './image-io.ts';
 import type { CountResult } from './types.ts';
@@ -72,7 +73,7 @@ export async function countImage(
 ): Promise<CellArrays> {
   const img = await readImage(task.path);
   if (task.method === 'density') {
-    if (!task.modelDir) throw new Error('density counting needs a model directory');
+    if (!task.modelDir) throw new ConfigError('density counting needs a model directory (--model DIR)');
     const model = await loadModel(task.modelDir);
     return toArrays(countDensity(model, img), img.width, img.height);
   }

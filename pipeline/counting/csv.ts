@@ -1,17 +1,5 @@
-/** RFC 4180 CSV: CRLF line ends, fields quoted when they hold a comma, quote, CR or LF (quotes doubled). */
-export type CsvValue = string | number | undefined | null;
-
-export function csvField(v: CsvValue): string {
-  if (v === undefined || v === null) return '';
-  const s = typeof v === 'number' ? (Number.isFinite(v) ? String(Math.round(v * 1000) / 1000) : '') : v;
-  // A leading = + - @ would make a spreadsheet evaluate the cell as a formula; quote-and-prefix it.
-  const safe = typeof v === 'string' && /^[=+\-@]/.test(s) ? `'${s}` : s;
-  return /[",\r\n]/.test(safe) ? `"${safe.replace(/"/g, '""')}"` : safe;
-}
-
-export function csvLine(values: readonly CsvValue[]): string {
-  return `${values.map(csvField).join(',')}\r\n`;
-}
+/** The counts CSV of `wsi count` (pipeline/io/csv.ts: RFC 4180, opens in a spreadsheet). */
+import { type CsvValue, csvTable } from '../io/csv.ts';
 
 export const COUNT_CSV_HEADER = [
   'image',
@@ -37,20 +25,24 @@ export interface CountCsvRow {
   meanArea?: number;
 }
 
+/** Numbers to 3 decimals (mean areas), whole numbers as they are. */
+function round3(v: number | undefined): number | undefined {
+  return v === undefined ? undefined : Math.round(v * 1000) / 1000;
+}
+
 /** The counts CSV: plate columns empty for images that are not from a plate; row/column 1-based. */
 export function countsCsv(rows: readonly CountCsvRow[]): string {
-  let out = csvLine(COUNT_CSV_HEADER);
-  for (const r of rows) {
-    out += csvLine([
+  return csvTable(
+    COUNT_CSV_HEADER,
+    rows.map((r): CsvValue[] => [
       r.image,
       r.plate,
       r.well,
       r.row === undefined ? undefined : r.row + 1,
       r.col === undefined ? undefined : r.col + 1,
       r.field,
-      r.count,
-      r.meanArea,
-    ]);
-  }
-  return out;
+      round3(r.count),
+      round3(r.meanArea),
+    ]),
+  );
 }

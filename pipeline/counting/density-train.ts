@@ -10,6 +10,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
 import type { Normalisation } from '../models/normalise.ts';
+import { createRng } from '../util/rng.ts';
 import {
   type CountCalibration,
   calibratedCount,
@@ -24,7 +25,6 @@ import {
   densityInput,
 } from './density-model.ts';
 import { type Dot, densityMap } from './density-targets.ts';
-import { createRng } from './rng.ts';
 import type { PixelImage } from './types.ts';
 
 export interface DensityTrainConfig {
@@ -195,12 +195,12 @@ export async function trainDensity(
       (optimizer as unknown as { learningRate: number }).learningRate = c.learningRate / 10;
     }
     for (let b = 0; b < c.batch; b++) {
-      const p = prepared[Math.floor(rng() * prepared.length)];
-      const ox = Math.floor(rng() * (p.w - S + 1));
-      const oy = Math.floor(rng() * (p.h - S + 1));
-      const flipX = rng() < 0.5;
-      const flipY = rng() < 0.5;
-      const transpose = rng() < 0.5;
+      const p = prepared[rng.int(prepared.length)];
+      const ox = rng.int(p.w - S + 1);
+      const oy = rng.int(p.h - S + 1);
+      const flipX = rng.next() < 0.5;
+      const flipY = rng.next() < 0.5;
+      const transpose = rng.next() < 0.5;
       for (let y = 0; y < S; y++) {
         for (let x = 0; x < S; x++) {
           let sx = transpose ? y : x;

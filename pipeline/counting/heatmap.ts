@@ -3,28 +3,8 @@
  * a colour bar with the range. Drawn as SVG and rendered by sharp (librsvg).
  */
 import sharp from 'sharp';
+import { viridisCss } from '../imaging/viridis.ts';
 import { PLATE_SHAPE, type PlateFormat, type WellAggregate } from './plate.ts';
-
-/** Viridis at 9 stops; linear in between. */
-const VIRIDIS: readonly [number, number, number][] = [
-  [68, 1, 84],
-  [71, 44, 122],
-  [59, 81, 139],
-  [44, 113, 142],
-  [33, 144, 141],
-  [39, 173, 129],
-  [92, 200, 99],
-  [170, 220, 50],
-  [253, 231, 37],
-];
-
-export function viridis(t: number): string {
-  const u = Math.min(1, Math.max(0, Number.isFinite(t) ? t : 0)) * (VIRIDIS.length - 1);
-  const i = Math.min(VIRIDIS.length - 2, Math.floor(u));
-  const f = u - i;
-  const c = VIRIDIS[i].map((v, k) => Math.round(v + f * (VIRIDIS[i + 1][k] - v)));
-  return `rgb(${c[0]},${c[1]},${c[2]})`;
-}
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
@@ -64,14 +44,14 @@ export function plateHeatmapSvg(wells: readonly WellAggregate[], format: PlateFo
   for (const w of wells) {
     const t = hi > lo ? (w.count - lo) / (hi - lo) : 0.5;
     parts.push(
-      `<rect x="${left + w.col * cell + 1}" y="${top + w.row * cell + 1}" width="${cell - 2}" height="${cell - 2}" fill="${viridis(t)}"/>`,
+      `<rect x="${left + w.col * cell + 1}" y="${top + w.row * cell + 1}" width="${cell - 2}" height="${cell - 2}" fill="${viridisCss(t)}"/>`,
     );
   }
   const barX = left + cols * cell + 20;
   const barH = rows * cell;
   for (let i = 0; i < 32; i++) {
     parts.push(
-      `<rect x="${barX}" y="${top + barH - ((i + 1) * barH) / 32}" width="14" height="${barH / 32 + 0.5}" fill="${viridis(i / 31)}"/>`,
+      `<rect x="${barX}" y="${top + barH - ((i + 1) * barH) / 32}" width="14" height="${barH / 32 + 0.5}" fill="${viridisCss(i / 31)}"/>`,
     );
   }
   parts.push(

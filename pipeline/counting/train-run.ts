@@ -6,10 +6,10 @@
 import { ConfigError } from '../errors.ts';
 import { initBackend } from '../models/backend.ts';
 import { createProgress } from '../progress.ts';
+import { createRng, sample } from '../util/rng.ts';
 import { type AnnotatedImage, listAnnotated, loadAnnotated } from './dataset.ts';
 import { saveDensityModel } from './density-io.ts';
 import { DEFAULT_DENSITY_TRAIN, type DensityTrainConfig, trainDensity } from './density-train.ts';
-import { createRng, sample } from './rng.ts';
 
 export interface TrainRunOptions {
   images: string;

@@ -5,6 +5,7 @@
  */
 import { readFileSync } from 'node:fs';
 import { parseAsapXml } from '../annotations/asap.ts';
+import type { Annotation } from '../annotations/types.ts';
 import { ConfigError } from '../errors.ts';
 import type { Polygon } from './mask.ts';
 
@@ -13,14 +14,19 @@ export interface TruthPolygons {
   exclusion: Polygon[];
 }
 
-export function parseAsapTruth(xml: string, source = 'XML'): TruthPolygons {
+/** Tumour and exclusion areas of any annotation list (ASAP, GeoJSON); points are not areas. */
+export function truthOfAnnotations(annotations: readonly Annotation[]): TruthPolygons {
   const out: TruthPolygons = { tumour: [], exclusion: [] };
-  for (const a of parseAsapXml(xml, source)) {
+  for (const a of annotations) {
     if (a.geometry === 'point') continue;
     if (a.class === 'tumour') out.tumour.push(a.coords);
     else if (a.class === 'exclusion') out.exclusion.push(a.coords);
   }
   return out;
+}
+
+export function parseAsapTruth(xml: string, source = 'XML'): TruthPolygons {
+  return truthOfAnnotations(parseAsapXml(xml, source));
 }
 
 export function readAsapTruth(path: string): TruthPolygons {

@@ -3,7 +3,7 @@
  * plus a seeded percentile-bootstrap 95% confidence interval and the ROC curve points.
  */
 import { ConfigError } from '../errors.ts';
-import { createRng } from '../patches/samplers/rng.ts';
+import { createRng } from '../util/rng.ts';
 
 /** Labels are 1 (positive) or 0 (negative). Throws ConfigError if either class is absent. */
 export function rocAuc(scores: ArrayLike<number>, labels: ArrayLike<number>): number {

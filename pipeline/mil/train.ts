@@ -8,7 +8,7 @@
 import * as tf from '@tensorflow/tfjs';
 import { ConfigError } from '../errors.ts';
 import { rocAuc } from '../eval/auc.ts';
-import { createRng, type Rng } from '../patches/samplers/rng.ts';
+import { createRng, type Rng } from '../util/rng.ts';
 import { type Bag, gatherRows, predictBag } from './bag.ts';
 import { type MilConfig, resolveMilConfig } from './config.ts';
 import { buildMilModel } from './model.ts';

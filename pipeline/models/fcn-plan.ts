@@ -11,7 +11,7 @@
  * tiles and single patches are then plain crops of the level (no resampling), which is what makes the
  * FCN map identical to patch-by-patch scoring.
  */
-import { ConfigError } from '../errors.ts';
+import { ConfigError, MissingResolutionError } from '../errors.ts';
 import type { LevelInfo } from '../slide/types.ts';
 import type { Geometry } from './geometry.ts';
 
@@ -50,8 +50,8 @@ const SNAP_TOLERANCE = 0.02;
 
 /** Chooses how to read the slide at `mpp`: snapped to a level when one is within 2 %. */
 export function readScale(levels: readonly LevelInfo[], slideMpp: number, mpp: number): ReadScale {
-  if (!(mpp > 0) || !(slideMpp > 0))
-    throw new ConfigError(`µm/px must be positive (model ${mpp}, slide ${slideMpp})`);
+  if (!(slideMpp > 0)) throw new MissingResolutionError(`the slide does not say its µm/px (got ${slideMpp})`);
+  if (!(mpp > 0)) throw new ConfigError(`µm/px must be positive, got ${mpp}`);
   const wanted = mpp / slideMpp;
   for (let l = 0; l < levels.length; l++) {
     const ratio = levels[0].width / levels[l].width;

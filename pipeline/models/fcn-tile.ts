@@ -3,6 +3,7 @@
  * inference engine (onnxruntime, or tfjs as the reference and fallback: tfjs-engine.ts). Used in worker
  * threads (workers/infer-tile.ts) and on the main thread alike; it does not load tfjs itself.
  */
+import { ModelError } from '../errors.ts';
 import type { RGBImage, Slide } from '../slide/types.ts';
 import type { FcnTile, ReadScale } from './fcn-plan.ts';
 import { level0Of } from './fcn-plan.ts';
@@ -125,7 +126,7 @@ export async function scoreTile(
     giveBackInput(engine, input);
   }
   if (out.shape[1] !== tile.rows || out.shape[2] !== tile.cols) {
-    throw new Error(
+    throw new ModelError(
       `model gave a ${out.shape[1]}×${out.shape[2]} map for a tile planned as ${tile.rows}×${tile.cols}: wrong geometry`,
     );
   }

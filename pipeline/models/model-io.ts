@@ -4,10 +4,11 @@
  * `wsi-model.json` with what inference needs to know (input µm/px, patch size, normalisation,
  * geometry) and the training metadata (absent: the model is untrained and `wsi infer` refuses it).
  */
-import { mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
 import { checkNormalisation, type Normalisation } from './normalise.ts';
 import type { ArchSpec } from './patch-classifier.ts';
 
@@ -50,24 +51,18 @@ export interface ModelMeta {
   createdAt: string;
 }
 
-function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
-}
-
 function joinWeights(data: tf.io.WeightData | undefined): ArrayBuffer {
   if (data === undefined) return new ArrayBuffer(0);
   return Array.isArray(data) ? tf.io.concatenateArrayBuffers(data) : data;
 }
 
-/** Writes model.json, weights.bin and the sidecar into `dir` (created if needed). */
-export async function saveModel(dir: string, model: tf.LayersModel, meta: ModelMeta): Promise<void> {
+/** Writes a tfjs Layers model as `dir`/model.json + weights.bin (created if needed), each file atomically. */
+export async function saveLayersModel(dir: string, model: tf.LayersModel): Promise<void> {
   mkdirSync(dir, { recursive: true });
   await model.save(
     tf.io.withSaveHandler(async (artifacts) => {
       const weights = new Uint8Array(joinWeights(artifacts.weightData));
-      writeAtomic(path.join(dir, WEIGHTS_BIN), weights);
+      writeFileAtomic(path.join(dir, WEIGHTS_BIN), weights);
       const json: tf.io.ModelJSON = {
         modelTopology: artifacts.modelTopology as object,
         format: artifacts.format,
@@ -75,14 +70,19 @@ export async function saveModel(dir: string, model: tf.LayersModel, meta: ModelM
         convertedBy: artifacts.convertedBy,
         weightsManifest: [{ paths: [`./${WEIGHTS_BIN}`], weights: artifacts.weightSpecs ?? [] }],
       };
-      writeAtomic(path.join(dir, MODEL_JSON), JSON.stringify(json));
+      writeFileAtomic(path.join(dir, MODEL_JSON), JSON.stringify(json));
       return { modelArtifactsInfo: tf.io.getModelArtifactsInfoForJSON(artifacts) };
     }),
   );
-  writeAtomic(path.join(dir, SIDECAR_JSON), `${JSON.stringify(meta, null, 2)}\n`);
 }
 
-function readJson(file: string, what: string): unknown {
+/** Writes a sidecar (pretty JSON) into a model directory, atomically. */
+export function writeSidecar(dir: string, name: string, value: unknown): void {
+  writeFileAtomic(path.join(dir, name), `${JSON.stringify(value, null, 2)}\n`);
+}
+
+/** A JSON file of a model directory; ModelError naming `what` when it is missing or not JSON. */
+export function readModelJson(file: string, what: string): unknown {
   let text: string;
   try {
     text = readFileSync(file, 'utf8');
@@ -96,6 +96,12 @@ function readJson(file: string, what: string): unknown {
   }
 }
 
+/** Writes model.json, weights.bin and the sidecar into `dir` (created if needed). */
+export async function saveModel(dir: string, model: tf.LayersModel, meta: ModelMeta): Promise<void> {
+  await saveLayersModel(dir, model);
+  writeSidecar(dir, SIDECAR_JSON, meta);
+}
+
 /** Reads and checks the sidecar alone (cheap: no weights). */
 export function readModelMeta(dir: string): ModelMeta {
   try {
@@ -103,7 +109,7 @@ export function readModelMeta(dir: string): ModelMeta {
   } catch {
     throw new ModelError(`model directory not found: ${dir}`);
   }
-  const meta = readJson(path.join(dir, SIDECAR_JSON), 'model sidecar') as Partial<ModelMeta>;
+  const meta = readModelJson(path.join(dir, SIDECAR_JSON), 'model sidecar') as Partial<ModelMeta>;
   if (meta.format !== 1 || typeof meta.name !== 'string' || typeof meta.kind !== 'string' || !meta.input) {
     throw new ModelError(`model sidecar ${path.join(dir, SIDECAR_JSON)} lacks format/name/kind/input`);
   }
@@ -118,10 +124,9 @@ export function readModelMeta(dir: string): ModelMeta {
   return meta as ModelMeta;
 }
 
-/** Loads the tfjs model and its sidecar from `dir`. */
-export async function loadModel(dir: string): Promise<{ model: tf.LayersModel; meta: ModelMeta }> {
-  const meta = readModelMeta(dir);
-  const json = readJson(path.join(dir, MODEL_JSON), 'tfjs model.json') as tf.io.ModelJSON;
+/** Loads `dir`/model.json and its weights (as saveLayersModel writes them). */
+export async function loadLayersModel(dir: string): Promise<tf.LayersModel> {
+  const json = readModelJson(path.join(dir, MODEL_JSON), 'tfjs model.json') as tf.io.ModelJSON;
   if (!json.modelTopology || !Array.isArray(json.weightsManifest)) {
     throw new ModelError(`${path.join(dir, MODEL_JSON)} is not a tfjs Layers model`);
   }
@@ -137,7 +142,7 @@ export async function loadModel(dir: string): Promise<{ model: tf.LayersModel; m
     }),
   );
   try {
-    const model = await tf.loadLayersModel(
+    return await tf.loadLayersModel(
       tf.io.fromMemory({
         modelTopology: json.modelTopology,
         weightSpecs: specs,
@@ -147,8 +152,13 @@ export async function loadModel(dir: string): Promise<{ model: tf.LayersModel; m
         convertedBy: json.convertedBy,
       }),
     );
-    return { model, meta };
   } catch (err) {
     throw new ModelError(`cannot load tfjs model from ${dir}: ${(err as Error).message.split('\n')[0]}`);
   }
+}
+
+/** Loads the tfjs model and its sidecar from `dir`. */
+export async function loadModel(dir: string): Promise<{ model: tf.LayersModel; meta: ModelMeta }> {
+  const meta = readModelMeta(dir);
+  return { model: await loadLayersModel(dir), meta };
 }

@@ -11,7 +11,7 @@ import { ConfigError, SlideNotFoundError } from '../errors.ts';
 import { createPool, defaultWorkerCount } from '../pool.ts';
 import { createProgress } from '../progress.ts';
 import { type QueueFlags, taskExecutor } from '../queue/task-executor.ts';
-import { openSlide } from '../slide/index.ts';
+import { isDicomSeriesFolder, openSlide } from '../slide/index.ts';
 import type { Slide } from '../slide/types.ts';
 import { saveAnnotations } from '../store/annotations-queries.ts';
 import {
@@ -81,6 +81,11 @@ export function expandSlidePaths(paths: readonly string[]): string[] {
     }
     if (!existsSync(p)) throw new SlideNotFoundError(`no such slide or folder: ${p}`);
     if (statSync(p).isDirectory()) {
+      // A folder of DICOM instances is one slide (a series), not a folder of slides.
+      if (isDicomSeriesFolder(p, (f) => SLIDE_EXTENSIONS.has(extname(f).toLowerCase()))) {
+        out.push(resolve(p));
+        continue;
+      }
       const files = readdirSync(p)
         .filter((f) => SLIDE_EXTENSIONS.has(extname(f).toLowerCase()))
         .sort()

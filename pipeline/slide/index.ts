@@ -16,6 +16,7 @@
  * workers/read-region.ts or open slides once per worker and keep them.
  */
 export { createByteLru } from './cache.ts';
+export { isDicomSeriesFolder } from './dicom/series-folder.ts';
 export { openSlide } from './open.ts';
 export { createOpenSlideCache, type OpenSlideCache } from './open-cache.ts';
 export { chooseLevel, planRead, type ReadPlan } from './plan.ts';

@@ -4,6 +4,9 @@
  */
 import { open as openFile, stat } from 'node:fs/promises';
 import { SlideFormatError, SlideNotFoundError } from '../errors.ts';
+import { isDicomWebSeriesUrl, openDicomWeb } from './dicom/dicomweb.ts';
+import { openDicomPath } from './dicom/open-files.ts';
+import { hasPreamble } from './dicom/parse.ts';
 import { openImageSlide } from './image.ts';
 import { openTiffSlide } from './tiff/open-tiff.ts';
 import type { OpenOptions, Slide } from './types.ts';
@@ -60,6 +63,7 @@ async function firstBytes(res: Response, n: number): Promise<Uint8Array> {
 }
 
 async function openUrl(url: string, options: OpenOptions): Promise<Slide> {
+  if (isDicomWebSeriesUrl(url)) return openDicomWeb(url, options);
   const res = await fetchOrThrow(url, { Range: 'bytes=0-15' });
   const head = await firstBytes(res, 16);
   const total = Number(res.headers.get('content-range')?.split('/')[1]);
@@ -76,31 +80,38 @@ async function openUrl(url: string, options: OpenOptions): Promise<Slide> {
 
 async function openPath(path: string, options: OpenOptions): Promise<Slide> {
   let size: number;
+  let isFolder = false;
   try {
     const st = await stat(path);
-    if (!st.isFile()) throw new SlideNotFoundError(`${path}: not a file`);
+    isFolder = st.isDirectory();
+    if (!st.isFile() && !isFolder) throw new SlideNotFoundError(`${path}: not a file`);
     size = st.size;
   } catch (err) {
     if (err instanceof SlideNotFoundError) throw err;
     throw new SlideNotFoundError(`${path}: no such file`, { cause: err });
   }
+  // A folder is a DICOM series (the only format that spans files).
+  if (isFolder) return openDicomPath(path, options);
   if (size === 0) throw new SlideFormatError(`${path}: empty file (0 bytes)`);
   const fh = await openFile(path, 'r');
   let head: Uint8Array;
   try {
-    const buf = new Uint8Array(16);
-    const { bytesRead } = await fh.read(buf, 0, 16, 0);
+    const buf = new Uint8Array(132);
+    const { bytesRead } = await fh.read(buf, 0, 132, 0);
     head = buf.subarray(0, bytesRead);
   } finally {
     await fh.close();
   }
+  if (hasPreamble(head)) return openDicomPath(path, options);
   const kind = sniff(head);
   if (kind === 'tiff') return openTiffSlide({ location: path, isUrl: false, fileSize: size, options });
   if (kind === 'png' || kind === 'jpeg') {
     const { readFile } = await import('node:fs/promises');
     return openImageSlide(path, new Uint8Array(await readFile(path)), kind, options);
   }
-  throw new SlideFormatError(`${path}: not a TIFF, PNG or JPEG file (starts with ${describeHead(head)})`);
+  throw new SlideFormatError(
+    `${path}: not a TIFF, PNG, JPEG or DICOM file (starts with ${describeHead(head)})`,
+  );
 }
 
 export async function openSlide(pathOrUrl: string, options: OpenOptions = {}): Promise<Slide> {

@@ -26,7 +26,7 @@ export interface Mpp {
   readonly y: number;
 }
 
-export type SlideFormat = 'aperio-svs' | 'generic-tiff' | 'ome-tiff' | 'png' | 'jpeg' | 'tiff';
+export type SlideFormat = 'aperio-svs' | 'generic-tiff' | 'ome-tiff' | 'png' | 'jpeg' | 'tiff' | 'dicom';
 
 /** A read at a pyramid level: x, y in level-0 pixels; width, height in that level's pixels (as OpenSlide's read_region). */
 export interface LevelRegion {

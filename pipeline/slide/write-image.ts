@@ -1,7 +1,7 @@
 /** Writes an RGBImage to .png / .jpg / .tif / .webp (chosen by extension) with sharp. */
 import { mkdirSync } from 'node:fs';
 import { dirname, extname } from 'node:path';
-import { ConfigError } from '../errors.ts';
+import { ConfigError, FileAccessError } from '../errors.ts';
 import { sharp } from './sharp-setup.ts';
 import type { RGBImage } from './types.ts';
 
@@ -23,7 +23,13 @@ export function imageFormatFor(path: string): 'png' | 'jpeg' | 'tiff' | 'webp' {
 export async function writeRgbImage(img: RGBImage, path: string): Promise<void> {
   const format = imageFormatFor(path);
   mkdirSync(dirname(path), { recursive: true });
-  await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
-    .toFormat(format, format === 'jpeg' ? { quality: 92 } : {})
-    .toFile(path);
+  try {
+    await sharp(img.data, { raw: { width: img.width, height: img.height, channels: img.channels } })
+      .toFormat(format, format === 'jpeg' ? { quality: 92 } : {})
+      .toFile(path);
+  } catch (err) {
+    throw new FileAccessError(`cannot write ${path}: ${(err as Error).message.split('\n')[0]}`, {
+      cause: err,
+    });
+  }
 }

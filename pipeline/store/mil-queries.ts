@@ -3,18 +3,11 @@
  * 'embed' run, and the per-slide writes of 'embed' and 'mil' runs (rows + done mark in one transaction).
  */
 import type { Store } from './db.ts';
+import type { PatchRow } from './patches-queries.ts';
 import { markSlideDone } from './runs.ts';
 
-export interface PatchBoxRow {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  level: number | null;
-  mpp: number | null;
-  tissue: number | null;
-  label: number | null;
-}
+/** Old name of PatchRow, kept only until pipeline/mil/embed.ts imports PatchRow (stage-runner merge). */
+export type PatchBoxRow = PatchRow;
 
 /** Newest run of one of `kinds` that has patch rows on the slide (e.g. the latest 'patches' run). */
 export function newestRunWithPatches(
@@ -34,16 +27,16 @@ export function newestRunWithPatches(
 }
 
 /** Patch boxes of a run on a slide with at least `minTissue` tissue (rows without a fraction are kept). */
-export function patchBoxes(store: Store, runId: number, slideId: string, minTissue = 0): PatchBoxRow[] {
+export function patchBoxes(store: Store, runId: number, slideId: string, minTissue = 0): PatchRow[] {
   return store.db
     .prepare(
       `SELECT x, y, width, height, level, mpp, tissue, label FROM patches
        WHERE run_id = ? AND slide_id = ? AND (tissue IS NULL OR tissue >= ?) ORDER BY y, x`,
     )
-    .all(runId, slideId, minTissue) as PatchBoxRow[];
+    .all(runId, slideId, minTissue) as PatchRow[];
 }
 
-export interface EmbeddedPatchRow extends PatchBoxRow {
+export interface EmbeddedPatchRow extends PatchRow {
   embedding: Buffer;
 }
 
@@ -52,7 +45,7 @@ export function writeSlideEmbeddings(
   store: Store,
   runId: number,
   slideId: string,
-  rows: readonly PatchBoxRow[],
+  rows: readonly PatchRow[],
   blobs: readonly Buffer[],
 ): void {
   const insert = store.db.prepare(
@@ -97,7 +90,7 @@ export function embeddedPatches(store: Store, runId: number, slideId: string): E
     .all(runId, slideId) as EmbeddedPatchRow[];
 }
 
-export interface AttentionRow extends PatchBoxRow {
+export interface AttentionRow extends PatchRow {
   /** Instance score where the model has one (max-pooling MIL), else null. */
   score: number | null;
   attention: number;

@@ -1,12 +1,9 @@
 /** Typed writes of FCN inference runs: score-map points as patch rows, slide scores, partial cleanup. */
 import type { Store } from './db.ts';
+import type { PatchRow } from './patches-queries.ts';
 
-export interface ScorePoint {
-  x: number;
-  y: number;
-  width: number;
-  height: number;
-  level: number | null;
+/** A patch row of an inference run: always at a µm/px, with its tissue fraction and score. */
+export interface ScorePoint extends Omit<PatchRow, 'mpp' | 'tissue' | 'label'> {
   mpp: number;
   tissue: number;
   score: number;

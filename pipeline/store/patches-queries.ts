@@ -4,6 +4,7 @@
  */
 import type { Store } from './db.ts';
 
+/** One patch of a run: level-0 box, where its pixels were read, tissue fraction and label. */
 export interface PatchRow {
   x: number;
   y: number;

@@ -5,7 +5,7 @@
  * each stain amount is scaled by 1 ± σ and shifted by ± β, and mixed back (as Tellez et al. 2018).
  */
 import { type Normalisation, normaliseInto } from '../models/normalise.ts';
-import type { Rng } from '../patches/samplers/rng.ts';
+import type { Rng } from '../util/rng.ts';
 
 export interface AugmentOptions {
   geometric: boolean;

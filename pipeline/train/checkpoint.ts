@@ -3,13 +3,14 @@
  * moments (one float32 file) and a JSON state with the step, sampler state, augmentation RNG and the best
  * validation result so far. Everything `--resume` needs to continue exactly where it stopped.
  */
-import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.ts';
-import { loadModel, type ModelMeta, saveModel } from '../models/model-io.ts';
-import type { RngState } from '../patches/samplers/rng.ts';
+import { writeFileAtomic } from '../io/atomic-write.ts';
+import { loadModel, type ModelMeta, readModelJson, saveModel } from '../models/model-io.ts';
 import type { SamplerState } from '../patches/samplers/types.ts';
+import type { RngState } from '../util/rng.ts';
 import type { AdamState } from './adam.ts';
 
 export const STATE_JSON = 'training-state.json';
@@ -23,12 +24,6 @@ export interface TrainingState {
   /** Hash of the training config: a checkpoint only resumes the same training. */
   configHash: string;
   runId?: number;
-}
-
-function writeAtomic(file: string, data: string | Uint8Array): void {
-  const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, data);
-  renameSync(tmp, file);
 }
 
 export async function saveCheckpoint(
@@ -46,8 +41,8 @@ export async function saveCheckpoint(
     flat.set(m, o);
     o += m.length;
   }
-  writeAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(flat.buffer));
-  writeAtomic(
+  writeFileAtomic(join(dir, OPTIMIZER_BIN), new Uint8Array(flat.buffer));
+  writeFileAtomic(
     join(dir, STATE_JSON),
     `${JSON.stringify({ ...state, optimizer: { step: adam.step, sizes: adam.moments.map((m) => m.length) } })}\n`,
   );
@@ -61,9 +56,11 @@ export async function loadCheckpoint(
   dir: string,
 ): Promise<{ model: tf.LayersModel; meta: ModelMeta; adam: AdamState; state: TrainingState }> {
   if (!hasCheckpoint(dir)) throw new ModelError(`no training checkpoint in ${dir}`);
-  const raw = JSON.parse(readFileSync(join(dir, STATE_JSON), 'utf8')) as TrainingState & {
+  const raw = readModelJson(join(dir, STATE_JSON), 'training state') as TrainingState & {
     optimizer: { step: number; sizes: number[] };
   };
+  if (!Array.isArray(raw?.optimizer?.sizes))
+    throw new ModelError(`${join(dir, STATE_JSON)} has no optimizer sizes: not a checkpoint of ours`);
   const bytes = readFileSync(join(dir, OPTIMIZER_BIN));
   const flat = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength));
   const moments: Float32Array[] = [];

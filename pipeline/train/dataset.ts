@@ -4,13 +4,14 @@
  * (tumour when the patch's centre region touches tumour outside exclusions). Pixels are read one grid row
  * at a time (a strip as tall as one patch), so memory holds only the kept patches plus one strip.
  */
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, join } from 'node:path';
+import { existsSync, statSync } from 'node:fs';
+import { basename } from 'node:path';
 import { findAnnotationFile, readAnnotationFile } from '../annotations/index.ts';
 import type { Annotation } from '../annotations/types.ts';
 import { ConfigError, MissingResolutionError } from '../errors.ts';
-import type { TruthPolygons } from '../eval/asap.ts';
+import { type TruthPolygons, truthOfAnnotations } from '../eval/asap.ts';
 import { slideStem } from '../eval/tables.ts';
+import { expandSlidePaths } from '../io/slide-files.ts';
 import { labelPatches, planGrid } from '../patches/index.ts';
 import type { PatchSpec } from '../patches/types.ts';
 import { openSlide } from '../slide/index.ts';
@@ -45,38 +46,14 @@ export interface PatchSet {
   pixels: Uint8Array;
 }
 
-const SLIDE_FILE = /\.(tif|tiff|svs)$/i;
-
-/** `--slides` value: a folder of slides or a comma-separated list of files. */
+/** `--slides` value: a folder of slides or a comma-separated list of files and folders. */
 export function resolveSlidePaths(spec: string): string[] {
   const parts = spec
     .split(',')
     .map((s) => s.trim())
     .filter(Boolean);
-  const out: string[] = [];
-  for (const p of parts) {
-    if (!existsSync(p)) throw new ConfigError(`slide path not found: ${p}`);
-    if (statSync(p).isDirectory()) {
-      const files = readdirSync(p)
-        .filter((f) => SLIDE_FILE.test(f))
-        .sort();
-      if (!files.length) throw new ConfigError(`no .tif/.tiff/.svs slides in ${p}`);
-      out.push(...files.map((f) => join(p, f)));
-    } else out.push(p);
-  }
-  if (!out.length) throw new ConfigError('no slides given');
-  return out;
-}
-
-/** Tumour and exclusion areas of an annotation list (points are not areas). */
-function truthOf(annotations: readonly Annotation[]): TruthPolygons {
-  const out: TruthPolygons = { tumour: [], exclusion: [] };
-  for (const a of annotations) {
-    if (a.geometry === 'point') continue;
-    if (a.class === 'tumour') out.tumour.push(a.coords);
-    else if (a.class === 'exclusion') out.exclusion.push(a.coords);
-  }
-  return out;
+  if (!parts.length) throw new ConfigError('no slides given');
+  return expandSlidePaths(parts, { what: '--slides' });
 }
 
 /** The same polygons in the form the patch pipeline's labeller takes. */
@@ -104,7 +81,11 @@ export function slideSources(paths: string[], annotationsDir: string): SlideSour
     throw new ConfigError(`--annotations: ${annotationsDir} is not a directory`);
   return paths.map((path) => {
     const file = findAnnotationFile(annotationsDir, path);
-    return { path, name: slideStem(basename(path)), truth: file ? truthOf(readAnnotationFile(file)) : null };
+    return {
+      path,
+      name: slideStem(basename(path)),
+      truth: file ? truthOfAnnotations(readAnnotationFile(file)) : null,
+    };
   });
 }
 

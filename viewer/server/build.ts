@@ -3,18 +3,11 @@
  * output, so `wsi serve` needs no separate build step. OpenSeadragon is bundled from node_modules;
  * its navigation images are served from there by name (see static.ts).
  */
-import {
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  renameSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
+import { writeFileAtomic } from '../../pipeline/io/atomic-write.ts';
 
 export const VIEWER_DIR = fileURLToPath(new URL('../', import.meta.url));
 export const CLIENT_DIR = join(VIEWER_DIR, 'client');
@@ -63,10 +56,6 @@ export async function buildClient(options: { force?: boolean } = {}): Promise<bo
   // and rename it into place, so no reader ever sees a half-written bundle.
   const outputs = result.outputFiles.map((f) => ({ name: basename(f.path), data: f.contents }));
   outputs.push({ name: 'index.html', data: readFileSync(join(CLIENT_DIR, 'index.html')) });
-  for (const { name, data } of outputs) {
-    const tmp = join(DIST_DIR, `.${name}.${process.pid}.tmp`);
-    writeFileSync(tmp, data);
-    renameSync(tmp, join(DIST_DIR, name));
-  }
+  for (const { name, data } of outputs) writeFileAtomic(join(DIST_DIR, name), data);
   return true;
 }

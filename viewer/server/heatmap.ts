@@ -4,8 +4,8 @@
  * client can place the image exactly over the slide.
  */
 import sharp from 'sharp';
+import { colourOf } from '../../pipeline/imaging/viridis.ts';
 import type { PatchCell } from '../../pipeline/store/viewer-queries.ts';
-import { colourOf } from './colormap.ts';
 
 /** Largest heatmap side in pixels (patches): a 250,000 px slide at a 64 px stride (64 MiB of RGBA). */
 export const MAX_HEATMAP_SIDE = 4096;

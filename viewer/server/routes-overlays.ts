@@ -1,4 +1,6 @@
 /** Routes for overlays from the store: patch heatmaps, cells by viewport box, top attention, plates. */
+
+import { VIRIDIS_ANCHORS } from '../../pipeline/imaging/viridis.ts';
 import {
   cellsInBox,
   listPlateRuns,
@@ -7,7 +9,6 @@ import {
   plateWells,
   topAttention,
 } from '../../pipeline/store/viewer-queries.ts';
-import { VIRIDIS_CSS_STOPS } from './colormap.ts';
 import { type HeatmapGrid, heatmapGrid, heatmapPng, MAX_HEATMAP_SIDE } from './heatmap.ts';
 import { HttpError, parseCoord, queryInt, sendBody, sendJson } from './http.ts';
 import {
@@ -50,7 +51,7 @@ function buildHeatmap(ctx: RouteContext, r: Request) {
 }
 
 function heatmapJson(grid: HeatmapGrid, value: PatchValue) {
-  return { value, ...grid, colormap: 'viridis', stops: VIRIDIS_CSS_STOPS };
+  return { value, ...grid, colormap: 'viridis', stops: VIRIDIS_ANCHORS };
 }
 
 /** Region crop (attention gallery, patch previews): level-0 box → at most `size` px on its long side. */
@@ -114,7 +115,7 @@ export const OVERLAY_ROUTES: [RegExp, Handler][] = [
         cols: big ? 24 : 12,
         min: Math.min(...wells.map((w) => w.count)),
         max: Math.max(...wells.map((w) => w.count)),
-        stops: VIRIDIS_CSS_STOPS,
+        stops: VIRIDIS_ANCHORS,
         wells,
       });
     },

@@ -13,7 +13,7 @@
  * Draws depend only on the weights and the RNG state, both saved, so a restored sampler repeats exactly.
  */
 import { ConfigError } from '../../errors.ts';
-import { createRng, type RngState } from './rng.ts';
+import { createRng, type RngState } from '../../util/rng.ts';
 import { buildStrata, checkShare, effectiveShare, positivesInBatch } from './strata.ts';
 import type { PatchSampler, SamplerState } from './types.ts';
 

@@ -4,8 +4,8 @@ import { type CasedOptions, createCasedSampler } from './cased.ts';
 import { createBalancedSampler, createUniformSampler } from './simple.ts';
 import type { PatchSampler, SamplerKind, SamplerState } from './types.ts';
 
+export { createRng, type Rng, type RngState } from '../../util/rng.ts';
 export type { CasedOptions } from './cased.ts';
-export { createRng, type Rng, type RngState } from './rng.ts';
 export type { PatchSampler, SamplerKind, SamplerState } from './types.ts';
 
 export const SAMPLER_KINDS: readonly SamplerKind[] = ['uniform', 'balanced', 'cased'];

@@ -1,5 +1,5 @@
 /** Uniform (every patch equally likely, classes ignored) and class-balanced (stratified, uniform within class) samplers. */
-import { createRng, type RngState } from './rng.ts';
+import { createRng, type RngState } from '../../util/rng.ts';
 import { buildStrata, checkShare, effectiveShare, positivesInBatch } from './strata.ts';
 import type { PatchSampler, SamplerState } from './types.ts';
 

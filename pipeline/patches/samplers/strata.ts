@@ -1,6 +1,6 @@
 /** Per-class index lists and the per-batch class split shared by the balanced and CASED samplers. */
 import { ConfigError } from '../../errors.ts';
-import type { Rng } from './rng.ts';
+import type { Rng } from '../../util/rng.ts';
 
 export interface Strata {
   /** Patch indices of class 0 and class 1. */

@@ -1,5 +1,5 @@
 /** The sampler interface the trainer uses: draw a batch of patch indices, feed back per-sample losses. */
-import type { RngState } from './rng.ts';
+import type { RngState } from '../../util/rng.ts';
 
 export type SamplerKind = 'uniform' | 'balanced' | 'cased';
 
