@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigError, ModelError } from '../pipeline/errors.ts';
 import { decode, encode } from '../pipeline/queue/codec.ts';
 import { createQueueExecutor, QueueTaskError } from '../pipeline/queue/executor.ts';
-import { RespRedisClient } from '../pipeline/queue/redis-client.ts';
+import { parseQueueUrl } from '../pipeline/queue/names.ts';
+import { redisClient, whenReady } from '../pipeline/queue/redis.ts';
 import {
   createResourcePublisher,
   createResourceResolver,
@@ -136,9 +137,9 @@ describe('queue executor', () => {
 
 describe('model files by content hash', () => {
   it('are stored once, fetched, verified and cached by the worker', async () => {
-    const client = new RespRedisClient({ url: redis.url });
+    const client = redisClient(parseQueueUrl(redis.url));
     try {
-      await client.connect();
+      await whenReady(client, redis.url, 10_000);
       const modelDir = path.join(tmp.path, 'model');
       mkdirSync(modelDir, { recursive: true });
       writeFileSync(path.join(modelDir, 'model.json'), '{"a":1}');

@@ -28,7 +28,7 @@ import {
   RUNS_SET,
   stateKey,
 } from './names.ts';
-import { collectClients, installRedisClient, RespRedisClient } from './redis-client.ts';
+import { redisClient, whenReady } from './redis.ts';
 import { createResourcePublisher, type PathMapping } from './resources.ts';
 
 /** A task that failed every attempt on the queue's workers. */
@@ -116,7 +116,6 @@ function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> 
 export async function createQueueExecutor(
   o: QueueExecutorOptions,
 ): Promise<TaskExecutor & { stats: ExecutorStats }> {
-  installRedisClient();
   const address = parseQueueUrl(o.url);
   const connection = connectionOf(address);
   const tag = runTagOf(o.runKey);
@@ -126,38 +125,33 @@ export async function createQueueExecutor(
   const size = o.size ?? 32;
   const maxInFlight = o.maxInFlight ?? size * 4;
   const keep = o.keepSeconds ?? 7 * 24 * 3600;
-  let queue!: Queue;
-  let events!: QueueEvents;
-  const clients = collectClients(() => {
-    queue = new Queue(QUEUE_NAME, {
-      connection,
-      prefix: QUEUE_PREFIX,
-      defaultJobOptions: {
-        attempts,
-        backoff: { type: 'exponential', delay: o.backoffMs ?? 1000 },
-        removeOnComplete: { age: keep },
-        removeOnFail: { age: keep },
-      },
-    });
-    events = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
+  const queue = new Queue(QUEUE_NAME, {
+    connection,
+    prefix: QUEUE_PREFIX,
+    defaultJobOptions: {
+      attempts,
+      backoff: { type: 'exponential', delay: o.backoffMs ?? 1000 },
+      removeOnComplete: { age: keep },
+      removeOnFail: { age: keep },
+    },
   });
-  const redis = new RespRedisClient(connection);
+  const events = new QueueEvents(QUEUE_NAME, { connection, prefix: QUEUE_PREFIX });
+  const redis = redisClient(address);
   queue.on('error', () => {});
   events.on('error', () => {});
   const unreachable = `cannot reach Redis at ${o.url} (is redis-server running?)`;
   await withTimeout(
-    Promise.all([queue.waitUntilReady(), events.waitUntilReady(), redis.connect()]),
+    Promise.all([queue.waitUntilReady(), events.waitUntilReady(), whenReady(redis, o.url, 3_600_000)]),
     o.connectTimeoutMs ?? 10_000,
     unreachable,
   ).catch((err) => {
     // Never connected: end every connection now (closing through BullMQ would wait for them).
     redis.disconnect();
-    for (const c of clients) c.disconnect();
     void Promise.allSettled([queue.close(), events.close()]);
     throw err instanceof WsiError ? err : new ConfigError(unreachable);
   });
   const publish = createResourcePublisher(redis, o.pathMaps ?? []);
-  await redis.call(['SADD', RUNS_SET, tag]);
+  await redis.sadd(RUNS_SET, tag);
   await redis.hset(RUN_KEY(tag), {
     label: o.label ?? o.runKey,
     key: o.runKey,
@@ -192,9 +186,9 @@ export async function createQueueExecutor(
     if (ids.length === 0) return;
     const p = redis.pipeline();
     for (const id of ids) {
-      p.call(['ZSCORE', stateKey('completed'), id]);
-      p.call(['ZSCORE', stateKey('failed'), id]);
-      p.call(['EXISTS', jobKey(id)]);
+      p.zscore(stateKey('completed'), id);
+      p.zscore(stateKey('failed'), id);
+      p.exists(jobKey(id));
     }
     const r = (await p.exec()) ?? [];
     const done: string[] = [];
@@ -242,7 +236,7 @@ export async function createQueueExecutor(
     if (missing.length) {
       await queue.addBulk(missing.map((e) => ({ name: e.kind, data: e.data, opts: { jobId: e.id } })));
       stats.added += missing.length;
-      await redis.call(['HINCRBY', RUN_KEY(tag), 'added', missing.length]);
+      await redis.hincrby(RUN_KEY(tag), 'added', missing.length);
     }
   };
 

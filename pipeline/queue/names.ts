@@ -41,9 +41,10 @@ export function parseQueueUrl(url: string): RedisAddress {
   };
 }
 
-/** BullMQ connection options for an address (reconnect every 0.5–5 s, forever). */
+/** ioredis options for an address, BullMQ's and ours: reconnect every 0.5–5 s and retry commands, forever. */
 export function connectionOf(a: RedisAddress) {
   return {
+    maxRetriesPerRequest: null,
     host: a.host,
     port: a.port,
     db: a.db,

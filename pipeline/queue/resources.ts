@@ -18,7 +18,7 @@ import {
 } from 'node:fs';
 import path from 'node:path';
 import { ConfigError, ModelError, SlideNotFoundError } from '../errors.ts';
-import type { RespRedisClient } from './redis-client.ts';
+import type { RedisClient } from './redis.ts';
 
 /** Payload fields holding a slide or image path (rewritten by the path map). */
 const SLIDE_FIELDS = new Set(['slidePath', 'path']);
@@ -69,7 +69,7 @@ const dirKey = (sha: string) => `wsi:blobdir:${sha}`;
 const sha256 = (b: Uint8Array | string) => createHash('sha256').update(b).digest('hex');
 
 /** Submitter side: rewrites slide paths, uploads model files (once per process) and names them by hash. */
-export function createResourcePublisher(redis: RespRedisClient, maps: readonly PathMapping[]) {
+export function createResourcePublisher(redis: RedisClient, maps: readonly PathMapping[]) {
   const uploaded = new Map<string, Promise<string>>();
   const putFile = (file: string): Promise<string> => {
     let p = uploaded.get(file);
@@ -119,7 +119,7 @@ function writeAtomic(file: string, bytes: Uint8Array | string): void {
 }
 
 /** Worker side: blob references become verified files in `cacheDir`; slide URLs of images are fetched. */
-export function createResourceResolver(redis: RespRedisClient, cacheDir: string) {
+export function createResourceResolver(redis: RedisClient, cacheDir: string) {
   const fetchBlob = async (sha: string): Promise<string> => {
     const file = path.join(cacheDir, 'blobs', sha);
     if (existsSync(file)) return file;

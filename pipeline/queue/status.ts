@@ -1,7 +1,6 @@
 /** `wsi queue status`: jobs per run and state, and the live workers with what each is running. */
-import { ConfigError } from '../errors.ts';
-import { connectionOf, parseQueueUrl, RUN_KEY, RUNS_SET, stateKey, WORKER_PATTERN } from './names.ts';
-import { RespRedisClient } from './redis-client.ts';
+import { parseQueueUrl, RUN_KEY, RUNS_SET, stateKey, WORKER_PATTERN } from './names.ts';
+import { redisClient, whenReady } from './redis.ts';
 
 export interface RunStatus {
   tag: string;
@@ -35,15 +34,9 @@ const LISTS = { waiting: ['wait', 'paused'], active: ['active'] } as const;
 const SETS = { delayed: ['delayed', 'prioritized'], completed: ['completed'], failed: ['failed'] } as const;
 
 export async function queueStatus(url: string, timeoutMs = 5000): Promise<QueueStatus> {
-  const redis = new RespRedisClient(connectionOf(parseQueueUrl(url)));
-  let timer: NodeJS.Timeout | undefined;
+  const redis = redisClient(parseQueueUrl(url));
   try {
-    await Promise.race([
-      redis.connect(),
-      new Promise((_, reject) => {
-        timer = setTimeout(() => reject(new ConfigError(`cannot reach Redis at ${url}`)), timeoutMs);
-      }),
-    ]);
+    await whenReady(redis, url, timeoutMs);
     const runs = new Map<string, RunStatus>();
     const runOf = (tag: string): RunStatus => {
       let r = runs.get(tag);
@@ -69,7 +62,7 @@ export async function queueStatus(url: string, timeoutMs = 5000): Promise<QueueS
     const workers: WorkerStatus[] = [];
     let cursor = '0';
     do {
-      const [next, keys] = await redis.scan(cursor, { MATCH: WORKER_PATTERN, COUNT: 200 });
+      const [next, keys] = await redis.scan(cursor, 'MATCH', WORKER_PATTERN, 'COUNT', 200);
       cursor = next;
       for (const k of keys) {
         const v = await redis.get(k);
@@ -79,7 +72,6 @@ export async function queueStatus(url: string, timeoutMs = 5000): Promise<QueueS
     workers.sort((a, b) => a.name.localeCompare(b.name));
     return { runs: [...runs.values()], workers };
   } finally {
-    clearTimeout(timer);
     redis.disconnect();
   }
 }

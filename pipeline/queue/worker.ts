@@ -15,7 +15,7 @@ import { ConfigError } from '../errors.ts';
 import { createPool, type WorkerPool } from '../pool.ts';
 import { decode, encode } from './codec.ts';
 import { connectionOf, parseQueueUrl, QUEUE_NAME, QUEUE_PREFIX, RUN_KEY, WORKER_KEY } from './names.ts';
-import { installRedisClient, RespRedisClient } from './redis-client.ts';
+import { redisClient, whenReady } from './redis.ts';
 import { createResourceResolver } from './resources.ts';
 
 export interface QueueWorkerOptions {
@@ -63,7 +63,6 @@ function inProcessRunner(): (kind: string, payload: unknown) => Promise<unknown>
 }
 
 export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWorkerHandle> {
-  installRedisClient();
   const address = parseQueueUrl(o.url);
   const connection = connectionOf(address);
   const concurrency = o.concurrency ?? 1;
@@ -72,7 +71,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
   const name = o.name ?? `${hostname()}-${process.pid}`;
   const lockDuration = o.lockDurationMs ?? 30_000;
   const log = o.log ?? (() => {});
-  const redis = new RespRedisClient(connection);
+  const redis = redisClient(address);
   const resolve = createResourceResolver(redis, o.cacheDir ?? path.join(tmpdir(), 'wsi-queue-cache'));
   const pool: WorkerPool | undefined = o.inProcess
     ? undefined
@@ -93,7 +92,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     const p = redis.pipeline();
     for (const [k, n] of tallies) {
       const [run, field] = k.split('\0');
-      p.call(['HINCRBY', RUN_KEY(run), field, n]);
+      p.hincrby(RUN_KEY(run), field, n);
     }
     tallies.clear();
     await p.exec().catch(() => null);
@@ -104,7 +103,7 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
     const id = String(job.id);
     if (!KIND.test(kind)) throw new Error(`ConfigError: invalid task kind '${kind}'`);
     active.set(id, { kind, run, since: Date.now() });
-    void redis.call(['HINCRBY', RUN_KEY(run), 'started', 1]).catch(() => {});
+    void redis.hincrby(RUN_KEY(run), 'started', 1).catch(() => {});
     try {
       const task = await resolve(kind, decode(payload));
       const result = pool ? await pool.run(kind, task) : await runLocal?.(kind, task);
@@ -149,11 +148,12 @@ export async function startQueueWorker(o: QueueWorkerOptions): Promise<QueueWork
           failed: counts.failed,
           active: [...active].map(([id, a]) => ({ id, ...a })),
         }),
-        { PX: heartbeatMs * 3 },
+        'PX',
+        heartbeatMs * 3,
       )
       .catch(() => null);
   };
-  await redis.connect();
+  await whenReady(redis, o.url, 60_000);
   await beat();
   const heartbeat = setInterval(() => void beat(), heartbeatMs);
   const running = worker.run();
