@@ -138,46 +138,50 @@ describe('queue faults', () => {
     expect(duplicatePatchRows(db)).toBe(0);
   });
 
-  it('the submitter SIGKILLed mid-run and run again: same rows, none twice, no job added twice', async () => {
-    const db = path.join(tmp.path, 'killed-submitter.sqlite');
-    const args = [
-      BIN,
-      'infer',
-      CMU_SLIDE,
-      '--model',
-      modelDir,
-      '--db',
-      db,
-      '--tile',
-      '256',
-      '--quiet',
-      '--queue',
-      redis.url,
-    ];
-    const first = spawn(process.execPath, args, { stdio: 'ignore' });
-    const firstExit = new Promise((r) => first.on('exit', r));
-    const rowsSoFar = () => {
-      try {
-        return query<{ n: number }>(db, 'SELECT count(*) AS n FROM patches')[0].n;
-      } catch {
-        return 0;
-      }
-    };
-    await until(() => rowsSoFar() > 0 || first.exitCode !== null, 'the first rows');
-    first.kill('SIGKILL');
-    await firstExit;
-    const partial = rowsSoFar();
-    expect(partial).toBeGreaterThan(0);
-    expect(partial).toBeLessThan(reference.length);
+  it(
+    'the submitter SIGKILLed mid-run and run again: same rows, none twice, no job added twice',
+    { timeout: 400_000 },
+    async () => {
+      const db = path.join(tmp.path, 'killed-submitter.sqlite');
+      const args = [
+        BIN,
+        'infer',
+        CMU_SLIDE,
+        '--model',
+        modelDir,
+        '--db',
+        db,
+        '--tile',
+        '256',
+        '--quiet',
+        '--queue',
+        redis.url,
+      ];
+      const first = spawn(process.execPath, args, { stdio: 'ignore' });
+      const firstExit = new Promise((r) => first.on('exit', r));
+      const rowsSoFar = () => {
+        try {
+          return query<{ n: number }>(db, 'SELECT count(*) AS n FROM patches')[0].n;
+        } catch {
+          return 0;
+        }
+      };
+      await until(() => rowsSoFar() > 0 || first.exitCode !== null, 'the first rows');
+      first.kill('SIGKILL');
+      await firstExit;
+      const partial = rowsSoFar();
+      expect(partial).toBeGreaterThan(0);
+      expect(partial).toBeLessThan(reference.length);
 
-    const second = spawn(process.execPath, args, { stdio: 'ignore' });
-    expect(await new Promise((r) => second.on('exit', r))).toBe(0);
-    expect(patchRows(db)).toEqual(reference);
-    expect(duplicatePatchRows(db)).toBe(0);
-    const s = await runStatus(/^infer run \d+ in killed-submitter\.sqlite$/);
-    expect(s?.completed).toBeGreaterThan(0);
-    // Every job was added once over both submissions, and ran once.
-    expect(s?.counters.added).toBe(s?.completed);
-    expect(s?.counters.started).toBe(s?.completed);
-  });
+      const second = spawn(process.execPath, args, { stdio: 'ignore' });
+      expect(await new Promise((r) => second.on('exit', r))).toBe(0);
+      expect(patchRows(db)).toEqual(reference);
+      expect(duplicatePatchRows(db)).toBe(0);
+      const s = await runStatus(/^infer run \d+ in killed-submitter\.sqlite$/);
+      expect(s?.completed).toBeGreaterThan(0);
+      // Every job was added once over both submissions, and ran once.
+      expect(s?.counters.added).toBe(s?.completed);
+      expect(s?.counters.started).toBe(s?.completed);
+    },
+  );
 });

@@ -100,7 +100,8 @@ async function infer(db: string, q?: QueueFlags) {
 const slideResults = (db: string) =>
   query(db, 'SELECT slide_id, score, details_json FROM slide_results ORDER BY slide_id');
 
-describe('stages on the queue match the local pool', () => {
+// Each test runs a command twice (pool and queue) with worker processes alongside: minutes on a loaded machine.
+describe('stages on the queue match the local pool', { timeout: 400_000 }, () => {
   it('patches with exported images: same rows, same files', async () => {
     const run = (name: string, q?: QueueFlags) =>
       runPatches({
@@ -183,7 +184,7 @@ describe('stages on the queue match the local pool', () => {
   });
 });
 
-describe('slides reach workers over HTTP', () => {
+describe('slides reach workers over HTTP', { timeout: 400_000 }, () => {
   it('workers reading slides from a static server give the same rows', async () => {
     const server = await startStaticServer({
       [path.basename(CMU_SLIDE)]: CMU_SLIDE,
