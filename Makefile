@@ -11,9 +11,14 @@ APT_PACKAGES := openslide-tools python3-openslide libvips-tools python3-skimage 
 # References the benchmarks compare against: PyTorch CPU, OpenSlide's Deep Zoom example server.
 BENCH_APT_PACKAGES := python3-torch python3-flask python-openslide-examples
 
-.PHONY: setup runtime-deps test test-deps bench-deps lint typecheck unit demo bench clean
+.PHONY: setup runtime-deps build test test-deps bench-deps lint typecheck unit demo bench clean
 
-setup: node_modules/.installed runtime-deps
+setup: node_modules/.installed runtime-deps build
+
+# The CLI and worker tasks compiled to JavaScript in dist/, so `wsi` starts without transpiling TypeScript
+# (skipped when up to date). bin/wsi.js runs the sources through tsx whenever a source is newer than dist/.
+build: node_modules/.installed
+	@npx tsx scripts/build.ts --if-stale
 
 # libjpeg-turbo's TurboJPEG library: the reader decodes JPEG tiles through it (about 3x less CPU than
 # through sharp); without it the reader falls back to sharp with identical pixels, so a failed install only warns.
@@ -68,4 +73,4 @@ bench: setup bench-deps
 	for b in bench/*.ts; do npx tsx $$b || exit 1; done
 
 clean:
-	rm -rf out node_modules
+	rm -rf out dist node_modules

@@ -5,7 +5,9 @@
  * Gaussian σ → Otsu → exact EDT → peak_local_max(min_distance, labels=mask, exclude_border=False) →
  * watershed(−distance, markers, mask). No h-value and no size filter, so the two pipelines are the same
  * algorithm. Times exclude image decoding and process start (Python times itself with perf_counter).
- * Then plate throughput: a synthetic 96-well plate with 4 fields per well through the worker pool, 1 and 2 workers.
+ * Then plate throughput: a synthetic 96-well plate with 4 fields per well through the worker pool, 1 and 2 workers;
+ * the same plate through the issue-17 field task (QC measures), as a ratio to the plain task; and a 16-bit
+ * two-channel ImageXpress plate (fixtures/plate/instrument.ts).
  *
  *   npx tsx bench/count.ts [--quick]
  *   npx tsx bench/count.ts --accuracy [--vgg-models DIR,DIR,…] [--mbm-model DIR]
@@ -19,8 +21,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generatePlate } from '../fixtures/plate/generate.ts';
+import { generateInstrumentPlate } from '../fixtures/plate/instrument.ts';
 import { selectChannel } from '../pipeline/counting/channel.ts';
+import type { CountFieldTask } from '../pipeline/counting/count-field.ts';
 import { unpackCellArrays } from '../pipeline/counting/count-image.ts';
+import type { FieldResultMessage } from '../pipeline/counting/count-run-fields.ts';
 import { readImage } from '../pipeline/counting/image-io.ts';
 import { segmentChannel } from '../pipeline/counting/watershed-counter.ts';
 import { createPool } from '../pipeline/pool.ts';
@@ -187,6 +192,53 @@ async function main(): Promise<void> {
         await pool.close();
       }
     }
+    // Issue 17: the field task (channel read, QC measures, counter choice) on the same 8-bit plate, and a
+    // 16-bit two-channel ImageXpress plate (DAPI channel), 2 workers, as `wsi count` feeds them.
+    const fieldRate = async (tasks: { task: CountFieldTask; count: number }[]) => {
+      const pool = createPool({ workers: 2 });
+      try {
+        await Promise.all([0, 1].map(() => pool.run('count-field', tasks[0].task)));
+        const t0 = performance.now();
+        let errors = 0;
+        let next = 0;
+        const feed = async (): Promise<void> => {
+          while (next < tasks.length) {
+            const t = tasks[next++];
+            const r = await pool.run<FieldResultMessage>('count-field', t.task);
+            errors += Math.abs(unpackCellArrays(r.cells).count - t.count);
+          }
+        };
+        await Promise.all(Array.from({ length: 4 }, feed));
+        return { rate: tasks.length / ((performance.now() - t0) / 1000), errors };
+      } finally {
+        await pool.close();
+      }
+    };
+    const field8 = await fieldRate(
+      plate.fields.map((f) => ({
+        task: { path: path.join(plateDir, f.image), method: 'watershed' as const },
+        count: f.count,
+      })),
+    );
+    throughput.plate_field_task_images_per_s_2w = field8.rate;
+    throughput.field_task_vs_image_task = field8.rate / throughput.plate_images_per_s_2w;
+    console.log(
+      `plate ${plate.fields.length} images through count-field (QC measures), 2 workers: ${field8.rate.toFixed(1)} images/s (${throughput.field_task_vs_image_task.toFixed(2)}× count-image), total |count error| ${field8.errors}`,
+    );
+    const p16 = generateInstrumentPlate(path.join(tmp, 'plate16'), {
+      layout: 'imagexpress',
+      rows: quick ? 2 : 8,
+    });
+    const field16 = await fieldRate(
+      p16.fields.map((f) => ({
+        task: { path: path.join(tmp, 'plate16', f.file), method: 'auto' as const },
+        count: f.count,
+      })),
+    );
+    throughput.plate16_images_per_s_2w = field16.rate;
+    console.log(
+      `16-bit ImageXpress plate, ${p16.fields.length} DAPI fields, 2 workers: ${field16.rate.toFixed(1)} images/s, total |count error| ${field16.errors} (the blurred field may differ)`,
+    );
     console.log(
       JSON.stringify({
         vs_skimage: Number(vsSkimage.toFixed(3)),

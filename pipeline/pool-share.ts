@@ -8,7 +8,7 @@ import { isMainThread, workerData } from 'node:worker_threads';
 export const POOL_WORKERS_KEY = 'wsiPoolWorkers';
 
 /** Workers sharing this process's budgets: the pool's size inside a pool worker, else 1. */
-export function poolWorkerCount(): number {
+function poolWorkerCount(): number {
   if (isMainThread) return 1;
   const n = (workerData as Record<string, unknown> | undefined)?.[POOL_WORKERS_KEY];
   return typeof n === 'number' && Number.isInteger(n) && n >= 1 ? n : 1;

@@ -62,7 +62,7 @@ describe('CSV and aggregation', () => {
       { image: 'odd, name.png', count: 3 },
     ]);
     expect(csv).toBe(
-      'image,plate,well,row,column,field,count,mean_area\r\np_A01_s1.png,p,A01,1,1,1,12,80.25\r\n"odd, name.png",,,,,,3,\r\n',
+      'image,plate,well,row,column,field,count,mean_area,method,model,channel,focus,saturated,qc_flags\r\np_A01_s1.png,p,A01,1,1,1,12,80.25,,,,,,\r\n"odd, name.png",,,,,,3,,,,,,,\r\n',
     );
   });
 
@@ -109,10 +109,15 @@ describe('wsi count on a synthetic plate (end to end)', () => {
       '--workers',
       '2',
       '--quiet',
+      // Exact counts of separated synthetic nuclei: the watershed (auto would pick the VGG density model).
+      '--method',
+      'watershed',
     ];
     await run('node', args, { cwd: repoRoot });
     const lines = readFileSync(out, 'utf8').trim().split('\r\n');
-    expect(lines[0]).toBe('image,plate,well,row,column,field,count,mean_area');
+    expect(lines[0]).toBe(
+      'image,plate,well,row,column,field,count,mean_area,method,model,channel,focus,saturated,qc_flags',
+    );
     expect(lines.length - 1).toBe(truth.fields.length);
     const counted = new Map(lines.slice(1).map((l) => [l.split(',')[0], l.split(',')]));
     for (const f of truth.fields) {
@@ -171,12 +176,26 @@ describe('wsi count on a synthetic plate (end to end)', () => {
     expect(readFileSync(out, 'utf8').trim().split('\r\n').length - 1).toBe(truth.fields.length);
   });
 
-  it('leaves plate columns empty for non-plate images', async () => {
+  it('leaves plate columns empty for non-plate images; --method auto picks the counter per image and records it', async () => {
     const out = path.join(dir, 'vgg.csv');
-    const img = path.resolve(repoRoot, '../shared/data/counting/vgg-cells/001cell.png');
-    await run('node', [wsi, 'count', img, '--out', out, '--workers', '1', '--quiet'], { cwd: repoRoot });
-    const [, row] = readFileSync(out, 'utf8').trim().split('\r\n');
-    expect(row).toMatch(/^001cell\.png,,,,,,\d+,[\d.]+$/);
+    const vgg = path.resolve(repoRoot, '../shared/data/counting/vgg-cells/001cell.png');
+    const mbm = path.resolve(repoRoot, '../shared/data/counting/mbm/BM_GRAZ_HE_0001_01_000.png');
+    const { stderr } = await run('node', [wsi, 'count', vgg, mbm, '--out', out, '--workers', '1'], {
+      cwd: repoRoot,
+    });
+    const lines = readFileSync(out, 'utf8').trim().split('\r\n');
+    const rows = [
+      lines[0],
+      lines.find((l) => l.startsWith('001cell'))!,
+      lines.find((l) => l.startsWith('BM_'))!,
+    ];
+    // Fluorescence (VGG) → the shipped density model; brightfield H&E (MBM) → the shipped H&E counter.
+    expect(rows[1]).toMatch(/^001cell\.png,,,,,,[\d.]+,,density,density-vgg@[0-9a-f]{8},,[\d.]+,[\d.]+,$/);
+    expect(rows[2]).toMatch(
+      /^BM_GRAZ_HE_0001_01_000\.png,,,,,,\d+,[\d.]+,he-watershed,he-watershed@[0-9a-f]{8},,[\d.]+,,$/,
+    );
+    expect(stderr).toMatch(/counter: .*1 image\(s\) density \(density-vgg@[0-9a-f]{8}\)/);
+    expect(stderr).toMatch(/counter: .*1 image\(s\) he-watershed \(he-watershed@[0-9a-f]{8}\)/);
     expect(existsSync(path.join(dir, 'vgg.heatmap.png'))).toBe(false);
   });
 
@@ -185,7 +204,7 @@ describe('wsi count on a synthetic plate (end to end)', () => {
       [[path.join(dir, 'plate1'), '--out', 'x.csv', '--plate', '48'], /--plate must be 96 or 384/],
       [
         [path.join(dir, 'plate1'), '--out', 'x.csv', '--method', 'magic'],
-        /--method must be watershed or density/,
+        /--method must be auto, watershed, density, he-watershed/,
       ],
       [[path.join(dir, 'nope'), '--out', 'x.csv'], /no such file or folder/],
       [[path.join(dir, 'plate1')], /--out is required/],

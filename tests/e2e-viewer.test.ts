@@ -21,6 +21,8 @@ let browser: Browser;
 let page: Page;
 const pageErrors: string[] = [];
 const foreignRequests: string[] = [];
+/** Console errors and failed requests (network errors and HTTP >= 400): the viewer must cause none. */
+const consoleErrors: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -44,6 +46,16 @@ beforeAll(async () => {
   });
   page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error') consoleErrors.push(m.text());
+  });
+  page.on('requestfailed', (r) => {
+    // Aborted fetches (a newer viewport superseded them) are not failures.
+    if (r.failure()?.errorText !== 'net::ERR_ABORTED') consoleErrors.push(`failed: ${r.url()}`);
+  });
+  page.on('response', (r) => {
+    if (r.status() >= 400) consoleErrors.push(`${r.status()}: ${r.url()}`);
+  });
   // Everything (scripts, styles, OpenSeadragon's images) must come from our server: no CDN.
   page.on('request', (r) => {
     if (!r.url().startsWith(viewer.url) && !r.url().startsWith('data:')) foreignRequests.push(r.url());
@@ -299,5 +311,6 @@ describe.skipIf(!existsSync(CHROMIUM))('viewer in Chromium', () => {
     expect(rgb[2]).toBeGreaterThan(200);
     expect(pageErrors).toEqual([]);
     expect(foreignRequests).toEqual([]);
+    expect(consoleErrors).toEqual([]);
   });
 });

@@ -1,11 +1,13 @@
 /** The shared file helpers: slide-file discovery, atomic writes, CSV. */
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
-import { SlideNotFoundError } from '../pipeline/errors.ts';
+import { FileAccessError, SlideNotFoundError } from '../pipeline/errors.ts';
 import { writeFileAtomic, writeFileAtomicWith } from '../pipeline/io/atomic-write.ts';
 import { csvTable } from '../pipeline/io/csv.ts';
 import { expandSlidePaths, isSlideFile, slideFileStem } from '../pipeline/io/slide-files.ts';
+import { saveImageFile } from '../pipeline/slide/write-image.ts';
 import { tempDir } from './helpers/paths.ts';
 
 const tmp = tempDir('io-helpers');
@@ -66,6 +68,21 @@ describe('atomic writes', () => {
     expect(() => writeFileAtomic(join(tmp.path, 'no-such-folder', 'x'), 'y')).toThrow(/ENOENT/);
     expect(readFileSync(file, 'utf8')).toBe('old');
     expect(readdirSync(tmp.path).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
+
+describe('image files', () => {
+  it('names the file it cannot write in a FileAccessError', async () => {
+    const blocker = join(tmp.path, 'blocker');
+    writeFileSync(blocker, 'x');
+    const img = sharp({ create: { width: 2, height: 2, channels: 3, background: '#000' } }).png();
+    await expect(saveImageFile(img, join(blocker, 'x.png'))).rejects.toThrow(FileAccessError);
+    await expect(
+      saveImageFile(
+        sharp({ create: { width: 2, height: 2, channels: 3, background: '#000' } }).png(),
+        join(blocker, 'y.png'),
+      ),
+    ).rejects.toThrow(/cannot write .*blocker\/y\.png/);
   });
 });
 

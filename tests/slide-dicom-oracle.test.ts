@@ -14,27 +14,14 @@
  *   the dicomizer writes a 15 mm default and we report the Pixel Spacing that gives, as the file says.
  */
 import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSlide } from '../pipeline/slide/index.ts';
 import type { Slide } from '../pipeline/slide/types.ts';
+import { dicomize } from './helpers/dicomizer.ts';
 import { CMU_SLIDE, repoRoot, slidesDir, TCGA_SLIDE, tempDir } from './helpers/paths.ts';
 
-export const DICOMIZER = 'OrthancWSIDicomizer';
-export const LIBOPENSLIDE = '/usr/lib/x86_64-linux-gnu/libopenslide.so.0';
-export const PATHML_DICOM = path.join(slidesDir, 'pathml_small_dicom.dcm');
-
-/** Runs Orthanc's dicomizer on a slide into `out` (a folder of .dcm files). */
-export function dicomize(slide: string, out: string, extra: string[] = []): void {
-  execFileSync(
-    DICOMIZER,
-    ['--openslide', LIBOPENSLIDE, '--folder', out, '--pyramid', '1', '--levels', '3', ...extra, slide],
-    {
-      stdio: 'ignore',
-    },
-  );
-}
+const PATHML_DICOM = path.join(slidesDir, 'pathml_small_dicom.dcm');
 
 type Region = [level: number, x: number, y: number, width: number, height: number];
 
@@ -157,20 +144,22 @@ describe('DICOM series made by Orthanc’s dicomizer from the real slides', () =
   const tcgaJpeg = path.join(tmp.path, 'tcga-jpeg');
   const tcgaJ2k = path.join(tmp.path, 'tcga-j2k');
   const CMU_MPP = 0.499;
-  beforeAll(() => {
-    for (const d of [cmu, tcgaJpeg, tcgaJ2k]) mkdirSync(d);
-    // Imaged size from the slide's own µm/px (CMU 0.499); TCGA records none, so it gets the 15 mm default.
+  beforeAll(async () => {
     // The dicomizer's imaged width runs along the slide's X axis, which its Image Orientation (Slide)
     // (0,-1,0,-1,0,0) puts down the image's rows: width ← rows × µm/px, height ← columns × µm/px.
-    dicomize(CMU_SLIDE, cmu, [
-      '--imaged-width',
-      String((2967 * CMU_MPP) / 1000),
-      '--imaged-height',
-      String((2220 * CMU_MPP) / 1000),
+    // TCGA records no µm/px, so it gets the 15 mm default. Its series only need level 0 (one level:
+    // JPEG 2000 encoding of the whole pyramid is slow on a shared machine).
+    await Promise.all([
+      dicomize(CMU_SLIDE, cmu, [
+        '--imaged-width',
+        String((2967 * CMU_MPP) / 1000),
+        '--imaged-height',
+        String((2220 * CMU_MPP) / 1000),
+      ]),
+      dicomize(TCGA_SLIDE, tcgaJpeg, [], 1),
+      dicomize(TCGA_SLIDE, tcgaJ2k, ['--compression', 'jpeg2000'], 1),
     ]);
-    dicomize(TCGA_SLIDE, tcgaJpeg);
-    dicomize(TCGA_SLIDE, tcgaJ2k, ['--compression', 'jpeg2000']);
-  }, 60_000);
+  }, 240_000);
 
   for (const [name, dir, source] of [
     ['CMU (source JPEG tiles, YBR_FULL_422)', () => cmu, CMU_SLIDE],

@@ -3,8 +3,6 @@
  * dicomizer series of CMU-1-Small-Region (level 0 = the source's own JPEG tiles, µm/px from the imaged
  * size) give the same grid and the same scores as on the .svs itself.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { command as patches } from '../pipeline/commands/patches.ts';
@@ -14,6 +12,7 @@ import { saveModel } from '../pipeline/models/model-io.ts';
 import { newPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { openStore } from '../pipeline/store/index.ts';
 import type { TissueMask } from '../pipeline/tissue/index.ts';
+import { dicomize } from './helpers/dicomizer.ts';
 import { CMU_SLIDE, tempDir } from './helpers/paths.ts';
 
 const tmp = tempDir('slide-dicom-pipeline');
@@ -21,27 +20,13 @@ const series = path.join(tmp.path, 'cmu-dicom');
 const modelDir = path.join(tmp.path, 'model');
 
 beforeAll(async () => {
-  mkdirSync(series);
   // Imaged width along the rows (the dicomizer's orientation; see slide-dicom-oracle.test.ts), 0.499 µm/px.
-  execFileSync(
-    'OrthancWSIDicomizer',
-    [
-      '--openslide',
-      '/usr/lib/x86_64-linux-gnu/libopenslide.so.0',
-      '--folder',
-      series,
-      '--pyramid',
-      '1',
-      '--levels',
-      '3',
-      '--imaged-width',
-      String((2967 * 0.499) / 1000),
-      '--imaged-height',
-      String((2220 * 0.499) / 1000),
-      CMU_SLIDE,
-    ],
-    { stdio: 'ignore' },
-  );
+  await dicomize(CMU_SLIDE, series, [
+    '--imaged-width',
+    String((2967 * 0.499) / 1000),
+    '--imaged-height',
+    String((2220 * 0.499) / 1000),
+  ]);
   await useBackend('wasm');
   const { model, meta } = newPatchClassifier(SMALL_ARCH, { mpp: 0.5, seed: 5 });
   await saveModel(modelDir, model, meta);

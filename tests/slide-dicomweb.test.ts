@@ -3,12 +3,12 @@
  * same slide read from files and through WADO-RS has the same id and the same pixels; a frame the
  * server no longer has is a MissingFrameError; an unknown series is SlideNotFoundError.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { MissingFrameError, SlideNotFoundError } from '../pipeline/errors.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
+import { dicomize } from './helpers/dicomizer.ts';
 import { type OrthancServer, startOrthanc } from './helpers/orthanc.ts';
 import { CMU_SLIDE, slidesDir, tempDir } from './helpers/paths.ts';
 
@@ -20,22 +20,7 @@ let cmuUrl: string;
 let pathmlUrl: string;
 
 beforeAll(async () => {
-  mkdirSync(cmuDir);
-  execFileSync(
-    'OrthancWSIDicomizer',
-    [
-      '--openslide',
-      '/usr/lib/x86_64-linux-gnu/libopenslide.so.0',
-      '--folder',
-      cmuDir,
-      '--pyramid',
-      '1',
-      '--levels',
-      '3',
-      CMU_SLIDE,
-    ],
-    { stdio: 'ignore' },
-  );
+  await dicomize(CMU_SLIDE, cmuDir);
   orthanc = await startOrthanc();
   [cmuUrl] = await orthanc.upload(readdirSync(cmuDir).map((f) => path.join(cmuDir, f)));
   [pathmlUrl] = await orthanc.upload([PATHML]);

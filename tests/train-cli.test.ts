@@ -72,9 +72,19 @@ describe('wsi train (CLI)', () => {
         .prepare('SELECT step, loss, metrics_json FROM training_log WHERE run_id = ? ORDER BY step')
         .all(runs[0].id) as { step: number; metrics_json: string }[];
       expect(log.map((l) => l.step)).toEqual([1, 2, 3]);
-      expect(JSON.parse(log[0].metrics_json).valAuc).toBeGreaterThanOrEqual(0);
-      const models = sql.prepare('SELECT kind, path FROM models').all() as { kind: string; path: string }[];
-      expect(models).toEqual([{ kind: 'patch-classifier', path: out }]);
+      // Measured: validation AUC 0.82, 0.96, 0.96 at steps 1–3 (wasm, seed 1); scores unrelated to the
+      // labels give about 0.5. The registered model carries the best step's figure.
+      const valAuc = log.map((l) => JSON.parse(l.metrics_json).valAuc as number);
+      expect(valAuc[2]).toBeGreaterThan(0.8);
+      const models = sql.prepare('SELECT kind, path, metrics_json FROM models').all() as {
+        kind: string;
+        path: string;
+        metrics_json: string;
+      }[];
+      expect(models.map(({ kind, path }) => ({ kind, path }))).toEqual([
+        { kind: 'patch-classifier', path: out },
+      ]);
+      expect(JSON.parse(models[0].metrics_json).valAuc).toBe(Math.max(...valAuc));
     } finally {
       sql.close();
     }

@@ -3,8 +3,6 @@
  * that are exactly one stored frame go out as the frame's JPEG bytes (X-Tile-Source: raw) with
  * readTile's pixels; other tiles are rendered.
  */
-import { execFileSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
 import path from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -12,6 +10,7 @@ import { openSlide, type Slide } from '../pipeline/slide/index.ts';
 import { openStore, type Store, upsertSlide } from '../pipeline/store/index.ts';
 import { type RunningViewer, startViewer } from '../viewer/server/app.ts';
 import { dzMaxLevel } from '../viewer/server/deepzoom.ts';
+import { dicomize } from './helpers/dicomizer.ts';
 import { CMU_SLIDE, tempDir } from './helpers/paths.ts';
 
 const tmp = tempDir('viewer-dicom');
@@ -22,22 +21,7 @@ let id: string;
 
 beforeAll(async () => {
   const dir = path.join(tmp.path, 'cmu');
-  mkdirSync(dir);
-  execFileSync(
-    'OrthancWSIDicomizer',
-    [
-      '--openslide',
-      '/usr/lib/x86_64-linux-gnu/libopenslide.so.0',
-      '--folder',
-      dir,
-      '--pyramid',
-      '1',
-      '--levels',
-      '2',
-      CMU_SLIDE,
-    ],
-    { stdio: 'ignore' },
-  );
+  await dicomize(CMU_SLIDE, dir, [], 2);
   store = openStore(path.join(tmp.path, 'v.sqlite'));
   slide = await openSlide(dir);
   id = upsertSlide(store, slide);

@@ -7,13 +7,28 @@ import { ConfigError } from '../errors.ts';
 import type { Command } from './types.ts';
 
 const USAGE = `usage:
-  wsi count <images|folder>... --method watershed|density [--model DIR] --out counts.csv
-            [--db results.sqlite] [--plate 96|384] [--well-pattern REGEX] [--heatmap PNG]
-            [--preset auto|fluorescence|brightfield] [--workers N] [--quiet] [--queue redis://HOST:PORT]
+  wsi count <images|folder>... [--method auto|he-watershed|density|watershed] [--model DIR]
+            [--he-model FILE.json] --out counts.csv [--db results.sqlite] [--plate 96|384]
+            [--well-pattern REGEX] [--channel N|NAME] [--plate-map map.csv] [--keep-flagged]
+            [--heatmap PNG] [--preset auto|fluorescence|brightfield] [--workers N] [--quiet]
+            [--queue redis://HOST:PORT [--attempts N] [--slide-base-url URL]]
   wsi count <slide> --region x,y,w,h | --tissue  --db results.sqlite [--method watershed] [--tile 1024] [--workers N]
   wsi count train --images DIR (--dots DIR | --labels DIR) --out MODEL_DIR [--n 32] [--holdout 30]
             [--seed 1] [--steps 2500] [--sigma 2] [--crop 64] [--batch 8]
             [--normalisation dataset|image] [--no-calibration] [--quiet]
+  wsi count train-he --images DOTS_DIR --labelled IMAGE.png [--labelled …] --out FILE.json
+            [--f1-floor 0.838] [--name he-watershed] [--quiet]
+
+--method auto (the default) picks the counter per image: brightfield H&E colour images → the shipped
+H&E counter (models/he-watershed), dark-background colour images → the density model
+(models/density-vgg), one channel of a plate → the watershed (fluorescence preset). Instrument names
+(ImageXpress Plate_A01_s1_w1.tif, Operetta/Phenix r01c01f01p01-ch1sk1fk1fl1.tiff) are grouped per field
+and one channel counted: --channel by 1-based number or by name from Plate.HTD / Index.idx.xml, else
+the nuclear stain (DAPI, Hoechst…), else channel 1; for 16-bit or multi-page TIFF fields --channel
+picks the page or sample. Plates also get counts.wells.csv (count per field, mean, SD, CV, QC flags:
+out_of_focus, empty, saturated, outlier; flagged fields left out of the means unless --keep-flagged)
+and, with --plate-map (well,condition,concentration,role), counts.plates.csv (Z′ per plate) and
+counts.conditions.csv. train-he learns the H&E counter's watershed parameters (see models/he-watershed).
 
 Counting writes a CSV with columns image,plate,well,row,column,field,count,mean_area (plate columns are
 empty for images whose names carry no well id) and, for plates, a heatmap PNG (default: next to the CSV).
@@ -87,6 +102,8 @@ export const command: Command = {
   usage: USAGE,
   async run(argv) {
     if (argv[0] === 'train') return train(argv.slice(1));
+    if (argv[0] === 'train-he')
+      return (await import('../counting/he-train-run.ts')).runHeTraining(argv.slice(1)).then(() => 0); // issue 17
     const { runCount } = await import('../counting/count-run.ts');
     return runCount(argv);
   },

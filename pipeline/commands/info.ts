@@ -14,7 +14,7 @@ http(s) URL (read with range requests).
   --assume-mpp M  report M µm/px when the file does not say
 `;
 
-export function slideInfoJson(s: Slide) {
+function slideInfoJson(s: Slide) {
   return {
     format: s.format,
     width: s.width,

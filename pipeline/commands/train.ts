@@ -1,5 +1,6 @@
 /** `wsi train`: trains the patch classifier with a uniform, class-balanced or CASED sampler. */
 import { resolve } from 'node:path';
+import { drawnTrainingTruth, mergeDrawnTruth } from '../annotations/training-from-store.ts';
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { ARCHS, archGeometry } from '../models/patch-classifier.ts';
@@ -14,7 +15,7 @@ import type { Command } from './types.ts';
 
 const usage = `
 usage: wsi train --db FILE --slides DIR|LIST --annotations DIR --sampler uniform|balanced|cased --steps N
-                 --out MODEL_DIR [--val-slides DIR|LIST] [--resume] [options]
+                 --out MODEL_DIR [--val-slides DIR|LIST] [--resume] [--annotations-from-db] [options]
 
 Trains the fully convolutional patch classifier on the grid \`wsi patches\` cuts (tissue >= 50%, at --mpp
 µm/px, patch = the model's receptive field), labelled as it labels them (tumour when the central 32x32 px
@@ -31,6 +32,8 @@ options:
   --refresh-every 50 --refresh-size 256   CASED: re-score this many patches every K steps
   --val-every 50          validation AUC (and checkpoint) every K steps
   --no-augment            no flips/rotations/H&E jitter
+  --annotations-from-db   also use the annotations drawn in the viewer (tumour; normal = not tumour even
+                          inside a file's outline; exclude = patches left out); --annotations becomes optional
 `;
 
 export const command: Command = {
@@ -62,11 +65,13 @@ export const command: Command = {
         'val-every': { type: 'string' },
         'no-augment': { type: 'boolean' },
         quiet: { type: 'boolean' },
+        'annotations-from-db': { type: 'boolean' },
       },
       false,
     );
     const dbPath = stringFlag(p, 'db', true);
-    const annotations = stringFlag(p, 'annotations', true);
+    const fromDb = boolFlag(p, 'annotations-from-db');
+    const annotations = fromDb ? stringFlag(p, 'annotations') : stringFlag(p, 'annotations', true);
     const trainPaths = resolveSlidePaths(stringFlag(p, 'slides', true));
     const valSpec = stringFlag(p, 'val-slides');
     const valPaths = valSpec ? resolveSlidePaths(valSpec) : [];
@@ -116,20 +121,32 @@ export const command: Command = {
         : DEFAULT_TRAIN.augment,
     };
     const quiet = boolFlag(p, 'quiet');
-    const trainSources = slideSources(trainPaths, annotations);
-    const valSources = valPaths.length ? slideSources(valPaths, annotations) : [];
+    let trainSources = slideSources(trainPaths, annotations);
+    let valSources = valPaths.length ? slideSources(valPaths, annotations) : [];
     const patchSize = archGeometry(arch).receptiveField;
 
     const store = openStore(dbPath);
     let runId: number | undefined;
     try {
+      const slideIds = new Map<string, string>();
       for (const path of [...trainPaths, ...valPaths]) {
         const slide = await openSlide(path);
         try {
-          upsertSlide(store, slide);
+          slideIds.set(path, upsertSlide(store, slide));
         } finally {
           await slide.close();
         }
+      }
+      // --annotations-from-db: drawings from the viewer join the file annotations (annotations/training-from-store.ts).
+      const drawn: string[] = [];
+      if (fromDb) {
+        const withDrawn = (s: (typeof trainSources)[number]) => {
+          const d = drawnTrainingTruth(store, slideIds.get(s.path) as string);
+          drawn.push(d.digest);
+          return { ...s, ...mergeDrawnTruth(s.truth, d) };
+        };
+        trainSources = trainSources.map(withDrawn);
+        valSources = valSources.map(withDrawn);
       }
       const loading = createProgress({
         total: trainSources.length + valSources.length,
@@ -157,6 +174,7 @@ export const command: Command = {
         out: outDir,
         slides: trainSources.map((s) => s.name),
         valSlides: valSources.map((s) => s.name),
+        ...(fromDb ? { drawnAnnotations: drawn } : {}),
       });
       runId = run.runId;
       const progress = createProgress({

@@ -9,7 +9,7 @@ import type { GrayImage, PixelImage } from './types.ts';
 
 export type ChannelChoice = 'auto' | 'brightest' | 'haematoxylin' | 'red' | 'green' | 'blue' | 'grey';
 
-export const CHANNEL_CHOICES: readonly ChannelChoice[] = [
+const CHANNEL_CHOICES: readonly ChannelChoice[] = [
   'auto',
   'brightest',
   'haematoxylin',

@@ -11,7 +11,6 @@ import { createPool, defaultWorkerCount } from '../pool.ts';
 import { createProgress } from '../progress.ts';
 import { QUEUE_FLAGS, queueFlagsOf } from '../queue/cli.ts';
 import { taskExecutor } from '../queue/task-executor.ts';
-import { openSlide } from '../slide/index.ts';
 import {
   countsOfRun,
   deleteCells,
@@ -27,21 +26,30 @@ import {
   markSlideDone,
   openStore,
   type Store,
-  upsertSlide,
 } from '../store/index.ts';
-import { type CellArrays, type CountImageTask, unpackCellArrays } from './count-image.ts';
+import { fieldQcOfRun, upsertFieldQc } from '../store/plate-qc-queries.ts';
+// issue 17: auto method, plate layouts and channels, per-field QC and per-well results
+import { parseCountMethod } from './auto-method.ts';
+import { type CellArrays, unpackCellArrays } from './count-image.ts';
+import {
+  type FieldResultMessage,
+  fieldColumns,
+  fieldQcRow,
+  fieldTask,
+  methodSummary,
+  resumedColumns,
+  throughput,
+} from './count-run-fields.ts';
 import { type CountCsvRow, countsCsv } from './csv.ts';
 import { DEFAULT_DENSITY_MODEL, loadDensityModel } from './density-io.ts';
+import { registerField } from './field-slide.ts';
+import { DEFAULT_HE_MODEL, loadHeModel } from './he-counter.ts';
 import { writePlateHeatmap } from './heatmap.ts';
-import {
-  aggregateWells,
-  compileWellPattern,
-  type FieldCount,
-  type PlateFormat,
-  parseWell,
-  plateName,
-} from './plate.ts';
+import { aggregateWells, compileWellPattern, type FieldCount, type PlateFormat } from './plate.ts';
+import { planFields } from './plate-layout.ts';
+import { finishPlateResults } from './plate-results.ts';
 import { WATERSHED_PRESETS, type WatershedPreset } from './watershed-counter.ts';
+import { readPlateMap } from './wells.ts';
 
 const IMAGE = /\.(png|jpe?g|tiff?)$/i;
 /** Ground-truth files that sit beside dataset images and are not images to count. */
@@ -78,6 +86,10 @@ const FLAGS = {
   tissue: { type: 'boolean' },
   tile: { type: 'string' },
   quiet: { type: 'boolean' },
+  channel: { type: 'string' }, // issue 17
+  'plate-map': { type: 'string' }, // issue 17
+  'keep-flagged': { type: 'boolean' }, // issue 17
+  'he-model': { type: 'string' }, // issue 17
   ...QUEUE_FLAGS,
 } as const;
 
@@ -85,10 +97,7 @@ export async function runCount(argv: string[]): Promise<number> {
   const p = parseFlags(argv, FLAGS);
   if (p.positionals.length === 0)
     throw new ConfigError('give images, a folder or a slide to count (wsi count --help)');
-  const method = stringFlag(p, 'method') ?? 'watershed';
-  if (method !== 'watershed' && method !== 'density') {
-    throw new ConfigError(`--method must be watershed or density, got '${method}'`);
-  }
+  const method = parseCountMethod(stringFlag(p, 'method')); // issue 17
   const preset = (stringFlag(p, 'preset') ?? 'auto') as WatershedPreset;
   if (preset !== 'auto' && !(preset in WATERSHED_PRESETS)) {
     throw new ConfigError(`--preset must be auto, fluorescence or brightfield, got '${preset}'`);
@@ -125,15 +134,21 @@ export async function runCount(argv: string[]): Promise<number> {
   if (method === 'density') {
     modelDir = path.resolve(stringFlag(p, 'model') ?? DEFAULT_DENSITY_MODEL);
     await loadDensityModel(modelDir).then((m) => m.model.dispose()); // fail fast, in one line, on a bad model
+  } else if (method === 'auto') {
+    modelDir = path.resolve(stringFlag(p, 'model') ?? DEFAULT_DENSITY_MODEL); // issue 17: loaded by a worker only if a fluorescence image comes
   } else if (stringFlag(p, 'model')) {
     throw new ConfigError('--model applies to --method density only');
   }
-  const images = expandInputs(p.positionals);
   // Well ids are parsed (and out-of-plate wells refused) before any work starts.
-  const positions = images.map((f) => {
-    const w = parseWell(f, plate, pattern);
-    return w ? { ...w, plate: plateName(f, pattern) } : undefined;
-  });
+  // issue 17: instrument layouts, one channel per field (--channel), plate map, H&E counter file.
+  const plan = planFields(expandInputs(p.positionals), { channel: stringFlag(p, 'channel'), plate, pattern });
+  const images = plan.fields.map((f) => f.file);
+  const positions = plan.fields.map((f) => f.position);
+  const heModel =
+    method === 'auto' || method === 'he-watershed'
+      ? loadHeModel(stringFlag(p, 'he-model') ?? DEFAULT_HE_MODEL)
+      : undefined;
+  const plateMap = stringFlag(p, 'plate-map') ? readPlateMap(stringFlag(p, 'plate-map', true)) : undefined;
 
   const config = {
     method,
@@ -142,6 +157,8 @@ export async function runCount(argv: string[]): Promise<number> {
     plate,
     pattern: patternSource ?? null,
     images,
+    ...(plan.fields.some((f) => f.channel) ? { channel: plan.fields.map((f) => f.channel ?? null) } : {}), // issue 17
+    ...(heModel ? { heModel: heModel.id } : {}), // issue 17
   };
   const db = stringFlag(p, 'db');
   const store: Store | undefined = db ? openStore(db) : undefined;
@@ -152,8 +169,11 @@ export async function runCount(argv: string[]): Promise<number> {
     createPool({ workers }),
   );
   const progress = createProgress({ total: images.length, label: 'count', unit: 'images', quiet });
+  const started = performance.now(); // issue 17: images/s in the summary
   try {
     const previous = new Map(store && run ? countsOfRun(store, run.runId).map((r) => [r.slideId, r]) : []);
+    const previousQc = store && run ? fieldQcOfRun(store, run.runId) : new Map(); // issue 17
+    const slideIds: (string | undefined)[] = new Array(images.length); // issue 17
     let next = 0;
     const inFlight = Math.max(2, pool.size * 2);
     const worker = async (): Promise<void> => {
@@ -171,19 +191,35 @@ export async function runCount(argv: string[]): Promise<number> {
         };
         let slideId: string | undefined;
         if (store && run) {
-          const slide = await openSlide(file);
-          slideId = upsertSlide(store, slide);
-          await slide.close();
+          slideId = await registerField(store, file); // issue 17: also 16-bit / multi-channel TIFF fields
+          slideIds[i] = slideId; // issue 17
           const done = previous.get(slideId);
           if (done && isSlideDone(store, run.runId, slideId)) {
-            rows[i] = { ...base, count: done.count, meanArea: done.meanArea };
+            rows[i] = {
+              ...base,
+              count: done.count,
+              meanArea: done.meanArea,
+              ...resumedColumns(previousQc.get(slideId)),
+            };
             progress.tick(1, 'resumed');
             continue;
           }
         }
-        const task: CountImageTask = { path: file, method, modelDir, preset };
-        const r = unpackCellArrays(await pool.run<Float64Array>('count-image', task));
-        rows[i] = { ...base, count: r.count, meanArea: r.meanArea ?? undefined };
+        // issue 17: the field task picks the counter (auto), reads the channel and measures QC.
+        const task = fieldTask(plan.fields[i], {
+          method,
+          modelDir,
+          heModel: heModel ? stringFlag(p, 'he-model') : undefined,
+          preset,
+        });
+        const f = await pool.run<FieldResultMessage>('count-field', task);
+        const r = unpackCellArrays(f.cells);
+        rows[i] = {
+          ...base,
+          count: r.count,
+          meanArea: r.meanArea ?? undefined,
+          ...fieldColumns(f, plan.fields[i]),
+        };
         if (store && run && slideId) writeImage(store, run.runId, slideId, rows[i]!, r);
         progress.tick(1);
       }
@@ -191,6 +227,15 @@ export async function runCount(argv: string[]): Promise<number> {
     await Promise.all(Array.from({ length: Math.min(inFlight, images.length) }, worker));
     progress.done();
     const done = rows as CountCsvRow[];
+    // issue 17: QC flags, wells.csv (+ plates.csv, conditions.csv with a plate map), store tables.
+    const plateResults = finishPlateResults(done, {
+      out,
+      plateMap,
+      keepFlagged: boolFlag(p, 'keep-flagged'),
+      store,
+      runId: run?.runId,
+      slideIds,
+    });
     writeFileSync(out, countsCsv(done));
     const fields: FieldCount[] = done
       .filter((r) => r.well !== undefined)
@@ -229,6 +274,14 @@ export async function runCount(argv: string[]): Promise<number> {
       process.stderr.write(
         `counted ${images.length} images (${wells.length} wells) → ${out}${store && run ? `; run ${run.runId} in ${db}` : ''}\n`,
       );
+      // issue 17: which counter ran, which channel, QC and per-well results.
+      for (const line of [
+        throughput(images.length, started),
+        methodSummary(done),
+        plan.note,
+        ...plateResults.summary,
+      ])
+        if (line) process.stderr.write(`${line}\n`);
     }
     return 0;
   } catch (err) {
@@ -255,6 +308,8 @@ function writeImage(store: Store, runId: number, slideId: string, row: CountCsvR
       count: row.count,
       meanArea: row.meanArea,
     });
+    const qc = fieldQcRow(slideId, row); // issue 17
+    if (qc) upsertFieldQc(store, runId, qc); // issue 17
     deleteCells(store, runId, slideId);
     const cells = Array.from(r.xs, (x, k) => ({
       x,

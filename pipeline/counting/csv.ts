@@ -1,7 +1,7 @@
 /** The counts CSV of `wsi count` (pipeline/io/csv.ts: RFC 4180, opens in a spreadsheet). */
 import { type CsvValue, csvTable } from '../io/csv.ts';
 
-export const COUNT_CSV_HEADER = [
+const COUNT_CSV_HEADER = [
   'image',
   'plate',
   'well',
@@ -10,6 +10,12 @@ export const COUNT_CSV_HEADER = [
   'field',
   'count',
   'mean_area',
+  'method',
+  'model',
+  'channel',
+  'focus',
+  'saturated',
+  'qc_flags',
 ] as const;
 
 export interface CountCsvRow {
@@ -23,6 +29,15 @@ export interface CountCsvRow {
   field?: number;
   count: number;
   meanArea?: number;
+  /** The counter that ran (he-watershed, density, watershed) and its model id (issue 17). */
+  method?: string;
+  modelId?: string;
+  /** Channel counted, e.g. '1 (DAPI)'. */
+  channel?: string;
+  focus?: number;
+  saturated?: number;
+  /** QC flags (qc.ts), set once the plate is complete. */
+  flags?: readonly string[];
 }
 
 /** Numbers to 3 decimals (mean areas), whole numbers as they are. */
@@ -43,6 +58,12 @@ export function countsCsv(rows: readonly CountCsvRow[]): string {
       r.field,
       round3(r.count),
       round3(r.meanArea),
+      r.method,
+      r.modelId,
+      r.channel,
+      round3(r.focus),
+      round3(r.saturated),
+      r.flags?.join('+'),
     ]),
   );
 }

@@ -4,13 +4,14 @@
  */
 import sharp from 'sharp';
 import { viridisCss } from '../imaging/viridis.ts';
+import { saveImageFile } from '../slide/write-image.ts';
 import { PLATE_SHAPE, type PlateFormat, type WellAggregate } from './plate.ts';
 
 function escapeXml(s: string): string {
   return s.replace(/[<>&"']/g, (ch) => `&#${ch.charCodeAt(0)};`);
 }
 
-export function plateHeatmapSvg(wells: readonly WellAggregate[], format: PlateFormat, title: string): string {
+function plateHeatmapSvg(wells: readonly WellAggregate[], format: PlateFormat, title: string): string {
   const { rows, cols } = PLATE_SHAPE[format];
   const cell = format === 96 ? 36 : 20;
   const left = 30;
@@ -68,7 +69,5 @@ export async function writePlateHeatmap(
   format: PlateFormat,
   title: string,
 ): Promise<void> {
-  await sharp(Buffer.from(plateHeatmapSvg(wells, format, title)))
-    .png()
-    .toFile(file);
+  await saveImageFile(sharp(Buffer.from(plateHeatmapSvg(wells, format, title))).png(), file);
 }

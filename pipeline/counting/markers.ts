@@ -84,12 +84,7 @@ export function maxFilter(img: GrayImage, r: number): Float32Array {
  * Grey-scale reconstruction by dilation of `marker` under `mask` (8-connected), Vincent's (1993)
  * hybrid algorithm: one forward and one backward raster scan, then a FIFO queue for the rest.
  */
-export function reconstructByDilation(
-  marker: Float32Array,
-  mask: Float32Array,
-  w: number,
-  h: number,
-): Float32Array {
+function reconstructByDilation(marker: Float32Array, mask: Float32Array, w: number, h: number): Float32Array {
   const J = new Float32Array(marker.length);
   for (let i = 0; i < J.length; i++) J[i] = marker[i] < mask[i] ? marker[i] : mask[i];
   for (let y = 0; y < h; y++) {
@@ -185,7 +180,7 @@ export interface MarkerOptions {
  * Regional maxima: 8-connected plateaus with no higher neighbour. Returns one pixel per plateau
  * (the one where `rank` is highest), so a flattened h-maxima plateau yields a single marker.
  */
-export function regionalMaxima(
+function regionalMaxima(
   f: Float32Array,
   w: number,
   h: number,

@@ -1,7 +1,7 @@
 /** Separable Gaussian blur on a float image, edges clamped (scikit-image's mode='nearest'), kernel truncated at 4σ. */
 import type { GrayImage } from './types.ts';
 
-export function gaussianKernel(sigma: number): Float32Array {
+function gaussianKernel(sigma: number): Float32Array {
   const radius = Math.max(1, Math.ceil(4 * sigma));
   const k = new Float32Array(2 * radius + 1);
   let sum = 0;

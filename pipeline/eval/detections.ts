@@ -35,7 +35,7 @@ export function readDetectionsCsv(path: string): Detection[] {
   return parseDetectionsCsv(text, path);
 }
 
-export function formatDetectionsCsv(detections: readonly Detection[]): string {
+function formatDetectionsCsv(detections: readonly Detection[]): string {
   return (
     detections.map((d) => `${d.p},${Math.round(d.x)},${Math.round(d.y)}`).join('\n') +
     (detections.length ? '\n' : '')

@@ -23,7 +23,7 @@ import {
 } from './mask.ts';
 
 export const EVAL_LEVEL = 5;
-export const FP_RATES = [0.25, 0.5, 1, 2, 4, 8] as const;
+const FP_RATES = [0.25, 0.5, 1, 2, 4, 8] as const;
 
 export interface Detection {
   p: number;

@@ -11,7 +11,7 @@ import { threadId } from 'node:worker_threads';
 let writes = 0;
 
 /** A fresh temp path beside `file`. */
-export function tempPathFor(file: string): string {
+function tempPathFor(file: string): string {
   writes += 1;
   return `${file}.${process.pid}.${threadId}.${writes}.tmp`;
 }

@@ -45,7 +45,7 @@ export interface MilTrainConfig {
 
 export type MilConfig = MilModelConfig & MilTrainConfig;
 
-export const DEFAULT_MIL_CONFIG: Omit<MilConfig, 'inputDim'> = {
+const DEFAULT_MIL_CONFIG: Omit<MilConfig, 'inputDim'> = {
   kind: 'attention',
   hiddenDim: 64,
   attentionDim: 32,

@@ -4,6 +4,7 @@
  */
 import sharp from 'sharp';
 import { openSlide } from '../slide/index.ts';
+import { saveImageFile } from '../slide/write-image.ts';
 import type { Store } from '../store/db.ts';
 import { type AttentionPatch, topAttention } from '../store/viewer-queries.ts';
 
@@ -47,10 +48,12 @@ export async function writeAttentionStrip(
     }
     const gap = 4;
     const width = Math.max(1, patches.length * tile + Math.max(0, patches.length - 1) * gap);
-    await sharp({ create: { width, height: tile, channels: 3, background: '#ffffff' } })
-      .composite(images.map((input, i) => ({ input, left: i * (tile + gap), top: 0 })))
-      .png()
-      .toFile(file);
+    await saveImageFile(
+      sharp({ create: { width, height: tile, channels: 3, background: '#ffffff' } })
+        .composite(images.map((input, i) => ({ input, left: i * (tile + gap), top: 0 })))
+        .png(),
+      file,
+    );
     return { file, patches };
   } finally {
     await s.close();

@@ -9,7 +9,7 @@ import { loadLayersModel, readModelJson, saveLayersModel, writeSidecar } from '.
 import type { MilConfig } from './config.ts';
 import type { EpochLog } from './train.ts';
 
-export const MIL_SIDECAR = 'mil.json';
+const MIL_SIDECAR = 'mil.json';
 const FORMAT = 'wsi-mil/1';
 
 export interface MilSidecar {

@@ -17,7 +17,7 @@ function escapeXml(s: string): string {
   );
 }
 
-export function rocSvg(series: readonly RocSeries[], title: string, size = 480): string {
+function rocSvg(series: readonly RocSeries[], title: string, size = 480): string {
   const m = { l: 56, r: 16, t: 36, b: 48 };
   const w = size - m.l - m.r;
   const h = size - m.t - m.b;

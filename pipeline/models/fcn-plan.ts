@@ -72,7 +72,7 @@ export function level0Of(v: number, scale: ReadScale): number {
 }
 
 /** Grid points that fit in a slide of this level-0 size. */
-export function gridSize(
+function gridSize(
   width0: number,
   height0: number,
   scale: ReadScale,

@@ -62,7 +62,7 @@ export function normalisePlanarInto(
 }
 
 /** Normalised pixels of an image in the engine's input layout, written at `offset` (one image's floats). */
-export function normaliseFor(
+function normaliseFor(
   engine: Pick<InferenceEngine, 'inputLayout'>,
   img: RGBImage,
   norm: Normalisation,
@@ -75,7 +75,7 @@ export function normaliseFor(
 }
 
 /** Input shape of `n` images of height × width × 3 in the engine's layout. */
-export function batchShape(
+function batchShape(
   engine: Pick<InferenceEngine, 'inputLayout'>,
   n: number,
   height: number,

@@ -21,7 +21,7 @@ type INode = onnxProto.onnx.INodeProto;
 type ITensor = onnxProto.onnx.ITensorProto;
 type IAttr = onnxProto.onnx.IAttributeProto;
 
-export const OPSET = 13;
+const OPSET = 13;
 
 /** Memory layout of the exported graph's image input. */
 export type InputLayout = 'nhwc' | 'nchw';

@@ -66,7 +66,7 @@ async function createSession(
 }
 
 /** The input layout recorded by our exporter; models without the record are taken as NHWC. */
-export function onnxInputLayout(bytes: Uint8Array): InputLayout {
+function onnxInputLayout(bytes: Uint8Array): InputLayout {
   try {
     const m = onnxProto.onnx.ModelProto.decode(bytes);
     const v = m.metadataProps?.find((p) => p.key === INPUT_LAYOUT_KEY)?.value;

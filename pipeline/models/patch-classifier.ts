@@ -30,7 +30,7 @@ export interface ArchSpec {
 
 /** Names of the layers other code relies on. */
 export const FEATURES_LAYER = 'features';
-export const HEAD_LAYER = 'head';
+const HEAD_LAYER = 'head';
 
 function block(filters: number): LayerSpec[] {
   return [
@@ -174,11 +174,6 @@ export function modelGeometry(model: tf.LayersModel): Geometry {
     }
   }
   return geometryOf(steps);
-}
-
-/** Scores of a batch of normalised patches [n, RF, RF, 3] (or a dense map for larger inputs). */
-export function predictScores(model: tf.LayersModel, batch: tf.Tensor4D): tf.Tensor4D {
-  return model.predict(batch) as tf.Tensor4D;
 }
 
 /**

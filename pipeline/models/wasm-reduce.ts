@@ -14,7 +14,7 @@ interface WasmHeapBackend {
 type KernelArgs = Parameters<tf.KernelFunc>[0];
 
 /** Column sums of a row-major [rows, cols] array (accumulated in float64). */
-export function columnSums(src: Float32Array, rows: number, cols: number): Float64Array {
+function columnSums(src: Float32Array, rows: number, cols: number): Float64Array {
   const acc = new Float64Array(cols);
   for (let r = 0, o = 0; r < rows; r++, o += cols) {
     for (let c = 0; c < cols; c++) acc[c] += src[o + c];

@@ -15,11 +15,7 @@ interface WasmHeapBackend {
 }
 
 /** Tiles `src` (row-major, `shape`) by `reps`; returns a new array of the same type. */
-export function tileArray<T extends NumericArray>(
-  src: T,
-  shape: readonly number[],
-  reps: readonly number[],
-): T {
+function tileArray<T extends NumericArray>(src: T, shape: readonly number[], reps: readonly number[]): T {
   let cur: NumericArray = src;
   const cs = [...shape];
   for (let axis = cs.length - 1; axis >= 0; axis--) {

@@ -6,7 +6,7 @@ import { createHash } from 'node:crypto';
 import { SlideFormatError } from '../errors.ts';
 import type { LevelSource } from './level.ts';
 import { checkImageSize, MAX_BLOCK_PIXELS } from './limits.ts';
-import { sharp } from './sharp-setup.ts';
+import { loadSharp } from './sharp-setup.ts';
 import { createTiledSlide } from './tiled-slide.ts';
 import type { Mpp, OpenOptions, Slide } from './types.ts';
 
@@ -16,6 +16,7 @@ export async function openImageSlide(
   format: 'png' | 'jpeg',
   options: OpenOptions,
 ): Promise<Slide> {
+  const sharp = await loadSharp();
   let meta: Awaited<ReturnType<ReturnType<typeof sharp>['metadata']>>;
   try {
     meta = await sharp(bytes).metadata();

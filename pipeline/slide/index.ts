@@ -1,7 +1,8 @@
 /**
  * Public surface of the slide reader. Import from here, not from the modules behind it.
  *
- *   const slide = await openSlide('slide.svs' | 'https://host/slide.svs' | 'image.png',
+ *   const slide = await openSlide('slide.svs' | 'https://host/slide.svs' | 'image.png' | 'instance.dcm' |
+ *                                 'dicom-series-folder/' | 'https://host/dicom-web/studies/S/series/R',
  *                                 { mpp?, fallbackMpp?, cacheBytes? })
  *   slide.levels            [{ width, height, downsample, tileWidth, tileHeight }], 0 = full resolution
  *   slide.mpp               { x, y } µm/px at level 0, or undefined when the file does not say

@@ -2,7 +2,7 @@
 import { AbsurdDimensionsError, SlideFormatError } from '../errors.ts';
 
 /** Largest side of a level (the biggest real slides are ~250,000 px wide). */
-export const MAX_SIDE = 1_000_000;
+const MAX_SIDE = 1_000_000;
 /** Largest decoded tile or strip, in pixels (16,384²). */
 export const MAX_BLOCK_PIXELS = 16_384 * 16_384;
 /** Largest region one read may return, in pixels (3 bytes each). */

@@ -110,7 +110,7 @@ async function openPath(path: string, options: OpenOptions): Promise<Slide> {
     return openImageSlide(path, new Uint8Array(await readFile(path)), kind, options);
   }
   throw new SlideFormatError(
-    `${path}: not a TIFF, PNG, JPEG or DICOM file (starts with ${describeHead(head)})`,
+    `${path}: not a TIFF, PNG or JPEG file, nor DICOM (starts with ${describeHead(head)})`,
   );
 }
 

@@ -1,11 +1,12 @@
 /** Resizing RGB buffers with sharp, and a streaming box-filter shrink for levels too big to hold at once. */
 import { readWindow, type TileFetcher, type TileRelease } from './assemble.ts';
 import type { TileGrid } from './level.ts';
-import { sharp } from './sharp-setup.ts';
+import { loadSharp } from './sharp-setup.ts';
 import type { RGBImage } from './types.ts';
 
 export async function resizeRgb(src: RGBImage, width: number, height: number): Promise<RGBImage> {
   if (src.width === width && src.height === height) return src;
+  const sharp = await loadSharp();
   const data = await sharp(src.data, {
     raw: { width: src.width, height: src.height, channels: src.channels },
     limitInputPixels: false,

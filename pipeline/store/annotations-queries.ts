@@ -11,6 +11,10 @@ export interface AnnotationRow extends Annotation {
   id: number;
   slideId: string;
   source: string;
+  /** Set for annotations drawn in the viewer (migration 003); null for imported files. */
+  author: string | null;
+  createdAt: string | null;
+  updatedAt: string | null;
 }
 
 interface RawRow {
@@ -22,6 +26,9 @@ interface RawRow {
   class: AnnotationClass;
   geometry: Annotation['geometry'];
   coords_json: string;
+  author?: string | null;
+  created_at?: string | null;
+  updated_at?: string | null;
 }
 
 /** Replaces the rows of (slide, source) with `annotations` in one transaction; returns the number written. */
@@ -86,15 +93,8 @@ export function loadAnnotations(
     class: r.class,
     geometry: r.geometry,
     coords: JSON.parse(r.coords_json) as Annotation['coords'],
+    author: r.author ?? null,
+    createdAt: r.created_at ?? null,
+    updatedAt: r.updated_at ?? null,
   }));
-}
-
-export function annotationSources(store: Store, slideId: string): string[] {
-  return (
-    store.db
-      .prepare('SELECT DISTINCT source FROM annotations WHERE slide_id = ? ORDER BY source')
-      .all(slideId) as {
-      source: string;
-    }[]
-  ).map((r) => r.source);
 }

@@ -112,15 +112,6 @@ export function replaceWells(store: Store, runId: number, wells: readonly WellRo
   })();
 }
 
-export function wellsOfRun(store: Store, runId: number): WellRow[] {
-  const rows = store.db
-    .prepare(
-      'SELECT plate, well, row, col, fields, count, mean_area FROM wells WHERE run_id = ? ORDER BY plate, row, col',
-    )
-    .all(runId) as (Omit<WellRow, 'meanArea'> & { mean_area: number | null })[];
-  return rows.map(({ mean_area, ...w }) => ({ ...w, meanArea: mean_area ?? undefined }));
-}
-
 /** Cells of a run inside a level-0 box, through the R*Tree (for the viewer). */
 export function cellsInBox(
   store: Store,

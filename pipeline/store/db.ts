@@ -23,7 +23,7 @@ export interface Migration {
 const SCHEMAS_DIR = fileURLToPath(new URL('../../schemas/', import.meta.url));
 const MIGRATION_FILE = /^(\d{3})_([a-z0-9_-]+)\.sql$/;
 
-export function loadMigrations(dir: string = SCHEMAS_DIR): Migration[] {
+function loadMigrations(dir: string = SCHEMAS_DIR): Migration[] {
   const migrations = readdirSync(dir)
     .map((file) => ({ file, match: MIGRATION_FILE.exec(file) }))
     .filter((m): m is { file: string; match: RegExpExecArray } => m.match !== null)

@@ -49,13 +49,3 @@ export function upsertSlideScore(
     )
     .run(runId, slideId, score, JSON.stringify(details));
 }
-
-export function slideScorePoints(
-  store: Store,
-  runId: number,
-  slideId: string,
-): { x: number; y: number; score: number }[] {
-  return store.db
-    .prepare('SELECT x, y, score FROM patches WHERE run_id = ? AND slide_id = ? ORDER BY y, x')
-    .all(runId, slideId) as { x: number; y: number; score: number }[];
-}

@@ -71,8 +71,3 @@ export function readTrainingLog(
     metrics: JSON.parse(r.metrics_json) as Record<string, unknown>,
   }));
 }
-
-/** Drops log rows after a step (a resumed run rewinds to its checkpoint and logs those steps again). */
-export function truncateTrainingLog(store: Store, runId: number, afterStep: number): void {
-  store.db.prepare('DELETE FROM training_log WHERE run_id = ? AND step > ?').run(runId, afterStep);
-}

@@ -1,6 +1,6 @@
 /**
  * Read-only queries the viewer needs: runs with data on a slide, patch values for heatmaps,
- * cells in a viewport box (R*Tree), annotation outlines, top-k attention patches, plate wells.
+ * cells in a viewport box (R*Tree), top-k attention patches, plate wells.
  * Every query is parameterised; nothing here writes.
  */
 import type { Store } from './db.ts';
@@ -102,39 +102,6 @@ export function cellsInBox(
   return { total, cells };
 }
 
-export interface AnnotationOutline {
-  id: number;
-  name: string;
-  group: string | null;
-  class: string;
-  geometry: string;
-  coords: [number, number][];
-}
-
-export function slideAnnotations(store: Store, slideId: string): AnnotationOutline[] {
-  const rows = store.db
-    .prepare(
-      `SELECT id, name, group_name, class, geometry, coords_json FROM annotations
-       WHERE slide_id = ? ORDER BY id`,
-    )
-    .all(slideId) as {
-    id: number;
-    name: string;
-    group_name: string | null;
-    class: string;
-    geometry: string;
-    coords_json: string;
-  }[];
-  return rows.map((r) => ({
-    id: r.id,
-    name: r.name,
-    group: r.group_name,
-    class: r.class,
-    geometry: r.geometry,
-    coords: JSON.parse(r.coords_json) as [number, number][],
-  }));
-}
-
 export interface AttentionPatch {
   x: number;
   y: number;
@@ -207,12 +174,69 @@ export function plateWells(store: Store, runId: number, plate: string): WellRow[
   return wells.map((w) => ({ ...w, images: byWell.get(w.well) ?? [] }));
 }
 
-/** Slides registered as plate images (a counting run's per-well fields), to list them apart from whole slides. */
+/**
+ * Images registered by counting runs over image files (plate fields or a folder of images), to list them
+ * apart from whole slides. A slide counted as a whole (`wsi count <slide> --region|--tissue`, whose run
+ * config names the slide) stays a slide.
+ */
 export function plateImageSlides(
   store: Store,
 ): Map<string, { runId: number; plate: string | null; well: string | null }> {
   const rows = store.db
-    .prepare('SELECT slide_id AS slideId, MAX(run_id) AS runId, plate, well FROM counts GROUP BY slide_id')
+    .prepare(
+      `SELECT c.slide_id AS slideId, MAX(c.run_id) AS runId, c.plate, c.well FROM counts c
+       JOIN runs r ON r.id = c.run_id
+       WHERE json_extract(r.config_json, '$.slide') IS NULL
+       GROUP BY c.slide_id`,
+    )
     .all() as { slideId: string; runId: number; plate: string | null; well: string | null }[];
   return new Map(rows.map((r) => [r.slideId, { runId: r.runId, plate: r.plate, well: r.well }]));
+}
+
+export interface CellDensity {
+  cols: number;
+  rows: number;
+  /** Level-0 size of one bin. */
+  binWidth: number;
+  binHeight: number;
+  total: number;
+  max: number;
+  /** Row-major counts, cols × rows. */
+  counts: number[];
+}
+
+/** Cells of a run on a slide counted in cols × rows bins over a level-0 box (R*Tree), for the density layer. */
+export function cellDensity(
+  store: Store,
+  runId: number,
+  slideId: string,
+  box: Box,
+  cols: number,
+  rows: number,
+): CellDensity {
+  const binWidth = Math.max(1e-6, (box.x1 - box.x0) / cols);
+  const binHeight = Math.max(1e-6, (box.y1 - box.y0) / rows);
+  const bins = store.db
+    .prepare(
+      `SELECT MIN(@cols - 1, CAST((c.x - @x0) / @bw AS INTEGER)) AS i, MIN(@rows - 1, CAST((c.y - @y0) / @bh AS INTEGER)) AS j,
+              COUNT(*) AS n
+       FROM cells_rtree r JOIN cells c ON c.id = r.id
+       WHERE r.min_x >= @x0 AND r.max_x <= @x1 AND r.min_y >= @y0 AND r.max_y <= @y1
+         AND c.run_id = @run AND c.slide_id = @slide
+       GROUP BY i, j`,
+    )
+    .all({ ...box, cols, rows, bw: binWidth, bh: binHeight, run: runId, slide: slideId }) as {
+    i: number;
+    j: number;
+    n: number;
+  }[];
+  const counts = new Array<number>(cols * rows).fill(0);
+  let total = 0;
+  let max = 0;
+  for (const b of bins) {
+    counts[b.j * cols + b.i] += b.n;
+    total += b.n;
+  }
+  for (const n of counts) max = Math.max(max, n);
+  return { cols, rows, binWidth, binHeight, total, max, counts };
 }

@@ -36,7 +36,7 @@ export function dilate(mask: Uint8Array, width: number, height: number, r: numbe
   return squareFilter(mask, width, height, r, false);
 }
 
-export function erode(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
+function erode(mask: Uint8Array, width: number, height: number, r: number): Uint8Array {
   return squareFilter(mask, width, height, r, true);
 }
 

@@ -1,14 +1,16 @@
 /** Images of a tissue mask for people: the mask itself (0/255) and the slide with tissue tinted and outlined. */
 import sharp from 'sharp';
 import type { RGBImage } from '../slide/types.ts';
+import { saveImageFile } from '../slide/write-image.ts';
 import type { TissueMask } from './types.ts';
 
 export async function writeMaskPng(mask: TissueMask, path: string): Promise<void> {
   const grey = new Uint8Array(mask.data.length);
   for (let i = 0; i < grey.length; i++) grey[i] = mask.data[i] ? 255 : 0;
-  await sharp(grey, { raw: { width: mask.width, height: mask.height, channels: 1 } })
-    .png()
-    .toFile(path);
+  await saveImageFile(
+    sharp(grey, { raw: { width: mask.width, height: mask.height, channels: 1 } }).png(),
+    path,
+  );
 }
 
 /** The slide image (same size as the mask) with tissue tinted green and its boundary drawn dark green. */
@@ -39,7 +41,5 @@ export function overlayImage(img: RGBImage, mask: TissueMask): RGBImage {
 
 export async function writeOverlayPng(img: RGBImage, mask: TissueMask, path: string): Promise<void> {
   const o = overlayImage(img, mask);
-  await sharp(o.data, { raw: { width: o.width, height: o.height, channels: 3 } })
-    .png()
-    .toFile(path);
+  await saveImageFile(sharp(o.data, { raw: { width: o.width, height: o.height, channels: 3 } }).png(), path);
 }

@@ -13,7 +13,7 @@ import type { SamplerState } from '../patches/samplers/types.ts';
 import type { RngState } from '../util/rng.ts';
 import type { AdamState } from './adam.ts';
 
-export const STATE_JSON = 'training-state.json';
+const STATE_JSON = 'training-state.json';
 const OPTIMIZER_BIN = 'optimizer.bin';
 
 export interface TrainingState {

@@ -6,7 +6,7 @@
  */
 import { existsSync, statSync } from 'node:fs';
 import { basename } from 'node:path';
-import { findAnnotationFile, readAnnotationFile } from '../annotations/index.ts';
+import { findAnnotationFile, pointInRings, type Ring, readAnnotationFile } from '../annotations/index.ts';
 import type { Annotation } from '../annotations/types.ts';
 import { ConfigError, MissingResolutionError } from '../errors.ts';
 import { type TruthPolygons, truthOfAnnotations } from '../eval/asap.ts';
@@ -23,6 +23,8 @@ export interface SlideSource {
   name: string;
   /** Tumour and exclusion polygons (level-0 px); null for a slide with no annotation file (normal). */
   truth: TruthPolygons | null;
+  /** Areas whose patches are left out (patch centre inside), e.g. drawn 'exclude' areas. */
+  ignore?: Ring[];
 }
 
 export interface PatchRef {
@@ -76,11 +78,14 @@ function annotationsOf(truth: TruthPolygons | null): Annotation[] {
  * Pairs slides with their annotation file as `wsi patches --annotations` does
  * (`<annotations>/<slide>.xml`, `.geojson` or `.json`); a slide without one is normal.
  */
-export function slideSources(paths: string[], annotationsDir: string): SlideSource[] {
-  if (!existsSync(annotationsDir) || !statSync(annotationsDir).isDirectory())
+export function slideSources(paths: string[], annotationsDir: string | undefined): SlideSource[] {
+  if (
+    annotationsDir !== undefined &&
+    (!existsSync(annotationsDir) || !statSync(annotationsDir).isDirectory())
+  )
     throw new ConfigError(`--annotations: ${annotationsDir} is not a directory`);
   return paths.map((path) => {
-    const file = findAnnotationFile(annotationsDir, path);
+    const file = annotationsDir === undefined ? undefined : findAnnotationFile(annotationsDir, path);
     return {
       path,
       name: slideStem(basename(path)),
@@ -155,11 +160,15 @@ export async function buildPatchSet(slides: SlideSource[], o: PatchSetOptions): 
         minTissue: o.minTissue ?? 0.5,
       });
       const labels = labelPatches(grid, P, annotationsOf(slides[s].truth), { centreSize: o.centreSize });
+      const ignore = slides[s].ignore ?? [];
+      const ignored = (p: PatchSpec) =>
+        ignore.some((r) => pointInRings(p.x + p.width / 2, p.y + p.height / 2, [r]));
       const scale = o.mpp / slide.mpp.x;
       let k = 0;
       for (const row of rowsOf(grid)) {
         const patches = await readRow(slide, row, P, o.mpp, scale);
         for (let i = 0; i < row.length; i++, k++) {
+          if (ignored(row[i])) continue;
           chunks.push(patches[i]);
           refs.push({ slide: s, x: row[i].x, y: row[i].y, size: row[i].width, label: labels[k] });
         }

@@ -13,8 +13,9 @@ import { backendInfo, initBackend } from '../models/backend.ts';
 import type { ModelMeta } from '../models/model-io.ts';
 import { saveModel } from '../models/model-io.ts';
 import { type ArchSpec, newPatchClassifier, SMALL_ARCH } from '../models/patch-classifier.ts';
-import { createRng, createSampler, restoreSampler, type SamplerKind } from '../patches/samplers/index.ts';
+import { createSampler, restoreSampler, type SamplerKind } from '../patches/samplers/index.ts';
 import { canonicalJson } from '../store/runs.ts';
+import { createRng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
 import { type AugmentOptions, augmentPatch, DEFAULT_AUGMENT } from './augment.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
@@ -72,7 +73,7 @@ export interface TrainResult {
 }
 
 /** Hash of what makes two trainings the same (steps excluded: --resume may extend a run). */
-export function trainConfigHash(config: TrainConfig, train: PatchSet): string {
+function trainConfigHash(config: TrainConfig, train: PatchSet): string {
   const { steps: _steps, ...rest } = config;
   return createHash('sha256')
     .update(
@@ -86,7 +87,7 @@ export function trainConfigHash(config: TrainConfig, train: PatchSet): string {
 }
 
 /** Validation subset: every tumour patch, and normals by a seeded draw up to the cap. */
-export function validationIndices(set: PatchSet, cap: number, seed: number): Uint32Array {
+function validationIndices(set: PatchSet, cap: number, seed: number): Uint32Array {
   const pos: number[] = [];
   const neg: number[] = [];
   for (let i = 0; i < set.labels.length; i++) (set.labels[i] ? pos : neg).push(i);

@@ -58,13 +58,54 @@ export interface CellsResponse {
   cells: { x: number; y: number; score: number | null }[];
 }
 
+export interface CellDensityResponse {
+  x0: number;
+  y0: number;
+  x1: number;
+  y1: number;
+  cols: number;
+  rows: number;
+  binWidth: number;
+  binHeight: number;
+  total: number;
+  max: number;
+  counts: number[];
+}
+
 export interface Annotation {
   id: number;
   name: string;
   group: string | null;
   class: string;
+  /** Label of a drawing (tumour, normal, exclude or user-defined); null for imported annotations. */
+  label: string | null;
   geometry: string;
   coords: [number, number][];
+  source: string;
+  author: string | null;
+  createdAt: string | null;
+  updatedAt: string | null;
+  editable: boolean;
+}
+
+export interface DrawnAnnotation {
+  geometry: 'polygon' | 'rectangle' | 'point';
+  label: string;
+  author: string;
+  coords: [number, number][];
+}
+
+async function sendJson<T>(method: 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<T> {
+  const res = await fetch(url, {
+    method,
+    headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) {
+    const err = (await res.json().catch(() => ({}))) as { error?: string };
+    throw new Error(err.error ?? `${res.status} ${res.statusText}`);
+  }
+  return (await res.json()) as T;
 }
 
 export interface AttentionPatch {
@@ -105,7 +146,7 @@ export interface PlateResponse {
   wells: Well[];
 }
 
-export async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
+async function getJson<T>(url: string, signal?: AbortSignal): Promise<T> {
   const res = await fetch(url, { signal });
   if (!res.ok) {
     const body = (await res.json().catch(() => ({}))) as { error?: string };
@@ -133,7 +174,28 @@ export const api = {
       `/api/runs/${run}/slides/${encodeURIComponent(id)}/cells?x0=${Math.floor(box.x0)}&y0=${Math.floor(box.y0)}&x1=${Math.ceil(box.x1)}&y1=${Math.ceil(box.y1)}&limit=4000`,
       signal,
     ),
+  cellDensity: (
+    run: number,
+    id: string,
+    box: { x0: number; y0: number; x1: number; y1: number },
+    cols: number,
+    rows: number,
+    signal?: AbortSignal,
+  ) =>
+    getJson<CellDensityResponse>(
+      `/api/runs/${run}/slides/${encodeURIComponent(id)}/cell-density?x0=${Math.floor(box.x0)}&y0=${Math.floor(box.y0)}&x1=${Math.ceil(box.x1)}&y1=${Math.ceil(box.y1)}&cols=${cols}&rows=${rows}`,
+      signal,
+    ),
   annotations: (id: string) => getJson<Annotation[]>(`/api/slides/${encodeURIComponent(id)}/annotations`),
+  createAnnotation: (id: string, a: DrawnAnnotation) =>
+    sendJson<Annotation>('POST', `/api/slides/${encodeURIComponent(id)}/annotations`, a),
+  updateAnnotation: (id: string, annotationId: number, a: DrawnAnnotation) =>
+    sendJson<Annotation>('PUT', `/api/slides/${encodeURIComponent(id)}/annotations/${annotationId}`, a),
+  deleteAnnotation: (id: string, annotationId: number) =>
+    sendJson<{ deleted: number }>(
+      'DELETE',
+      `/api/slides/${encodeURIComponent(id)}/annotations/${annotationId}`,
+    ),
   topAttention: (run: number, id: string, k: number) =>
     getJson<AttentionPatch[]>(`/api/runs/${run}/slides/${encodeURIComponent(id)}/top-attention?k=${k}`),
   cropUrl: (id: string, p: { x: number; y: number; width: number; height: number }, size: number) =>

@@ -4,13 +4,20 @@
  * outlines, cell markers and a highlighted patch. Redrawn on every viewport change.
  */
 import type OpenSeadragon from 'openseadragon';
-import type { Annotation, CellsResponse, HeatmapInfo } from './api.ts';
+import type { Annotation, CellDensityResponse, CellsResponse, HeatmapInfo } from './api.ts';
+
+/** How cells are drawn: a density layer when too many to tell apart, small dots, or ring markers. */
+export type CellMode = 'density' | 'dots' | 'markers';
 
 export interface OverlayState {
   heatmap?: { info: HeatmapInfo; image: HTMLImageElement; opacity: number };
   annotations?: Annotation[];
   cells?: CellsResponse['cells'];
+  cellMode?: CellMode;
+  cellDensity?: CellDensityResponse;
   highlight?: { x: number; y: number; width: number; height: number };
+  /** A drawing in progress (open: the polygon's last edge follows the cursor). */
+  draft?: { geometry: string; coords: [number, number][]; open?: boolean };
 }
 
 export const ANNOTATION_COLOURS: Record<string, string> = {
@@ -18,6 +25,18 @@ export const ANNOTATION_COLOURS: Record<string, string> = {
   exclusion: '#ffd60a',
   other: '#30d158',
 };
+
+/** Colours of drawn labels; user-defined labels are light blue. */
+const LABEL_COLOURS: Record<string, string> = {
+  tumour: ANNOTATION_COLOURS.tumour,
+  normal: '#30d158',
+  exclude: ANNOTATION_COLOURS.exclusion,
+};
+
+export function annotationColour(a: { class: string; label?: string | null }): string {
+  if (a.label) return LABEL_COLOURS[a.label.toLowerCase()] ?? '#64d2ff';
+  return ANNOTATION_COLOURS[a.class] ?? ANNOTATION_COLOURS.other;
+}
 
 export class OverlayPainter {
   readonly canvas: HTMLCanvasElement;
@@ -93,10 +112,13 @@ export class OverlayPainter {
     ctx.setTransform(dpr, 0, 0, dpr, 0, 0);
     ctx.clearRect(0, 0, w, hgt);
     if (!item) return;
-    const { heatmap, annotations, cells, highlight } = this.state;
+    const { heatmap, annotations, cells, highlight, draft, cellDensity } = this.state;
     if (heatmap?.image.complete && heatmap.image.naturalWidth > 0) this.drawHeatmap(ctx, heatmap, w, hgt);
     if (annotations) this.drawAnnotations(ctx, annotations);
-    if (cells) this.drawCells(ctx, item, cells);
+    if (cellDensity) this.drawDensity(ctx, cellDensity);
+    if (cells && this.state.cellMode === 'dots') this.drawDots(ctx, cells);
+    else if (cells) this.drawCells(ctx, item, cells);
+    if (draft) this.drawDraft(ctx, draft);
     if (highlight) {
       const a = this.toScreen(highlight.x, highlight.y);
       const b = this.toScreen(highlight.x + highlight.width, highlight.y + highlight.height);
@@ -138,21 +160,87 @@ export class OverlayPainter {
     ctx.restore();
   }
 
+  private drawDraft(ctx: CanvasRenderingContext2D, d: NonNullable<OverlayState['draft']>): void {
+    ctx.save();
+    ctx.lineWidth = 2;
+    ctx.strokeStyle = '#ffffff';
+    ctx.setLineDash([5, 4]);
+    ctx.beginPath();
+    d.coords.forEach(([x, y], i) => {
+      const p = this.toScreen(x, y);
+      if (i === 0) ctx.moveTo(p.x, p.y);
+      else ctx.lineTo(p.x, p.y);
+    });
+    if (!d.open) ctx.closePath();
+    ctx.stroke();
+    ctx.setLineDash([]);
+    ctx.fillStyle = '#ffffff';
+    for (const [x, y] of d.coords) {
+      const p = this.toScreen(x, y);
+      ctx.fillRect(p.x - 2.5, p.y - 2.5, 5, 5);
+    }
+    ctx.restore();
+  }
+
   private drawAnnotations(ctx: CanvasRenderingContext2D, list: Annotation[]): void {
     ctx.save();
     ctx.lineWidth = 2;
     ctx.lineJoin = 'round';
     for (const ann of list) {
       if (ann.coords.length === 0) continue;
-      ctx.strokeStyle = ANNOTATION_COLOURS[ann.class] ?? ANNOTATION_COLOURS.other;
+      ctx.strokeStyle = annotationColour(ann);
+      if (ann.geometry === 'point') {
+        // Points: a filled dot with a dark rim, the same size at every zoom.
+        ctx.fillStyle = ctx.strokeStyle;
+        for (const [x, y] of ann.coords) {
+          const p = this.toScreen(x, y);
+          ctx.beginPath();
+          ctx.arc(p.x, p.y, 5, 0, Math.PI * 2);
+          ctx.fill();
+          ctx.lineWidth = 1.5;
+          ctx.strokeStyle = 'rgba(0, 0, 0, 0.7)';
+          ctx.stroke();
+          ctx.strokeStyle = annotationColour(ann);
+          ctx.lineWidth = 2;
+        }
+        continue;
+      }
       ctx.beginPath();
       ann.coords.forEach(([x, y], i) => {
         const p = this.toScreen(x, y);
         if (i === 0) ctx.moveTo(p.x, p.y);
         else ctx.lineTo(p.x, p.y);
       });
-      if (ann.geometry !== 'point') ctx.closePath();
+      ctx.closePath();
       ctx.stroke();
+    }
+    ctx.restore();
+  }
+
+  /** Bins shaded by count (cyan, alpha up to 0.55), so tissue stays visible under the layer. */
+  private drawDensity(ctx: CanvasRenderingContext2D, d: CellDensityResponse): void {
+    if (d.max <= 0) return;
+    ctx.save();
+    for (let j = 0; j < d.rows; j++) {
+      for (let i = 0; i < d.cols; i++) {
+        const n = d.counts[j * d.cols + i];
+        if (!n) continue;
+        const a = this.toScreen(d.x0 + i * d.binWidth, d.y0 + j * d.binHeight);
+        const b = this.toScreen(d.x0 + (i + 1) * d.binWidth, d.y0 + (j + 1) * d.binHeight);
+        ctx.fillStyle = `rgba(0, 229, 255, ${(0.12 + 0.43 * (n / d.max)).toFixed(3)})`;
+        ctx.fillRect(a.x, a.y, b.x - a.x, b.y - a.y);
+      }
+    }
+    ctx.restore();
+  }
+
+  /** One small dot per cell (mid zoom: cells can be counted by eye but rings would cover them). */
+  private drawDots(ctx: CanvasRenderingContext2D, cells: CellsResponse['cells']): void {
+    ctx.save();
+    ctx.fillStyle = '#00e5ff';
+    for (const c of cells) {
+      const p = this.toScreen(c.x, c.y);
+      ctx.fillRect(p.x - 1, p.y - 1, 2, 2);
     }
     ctx.restore();
   }

@@ -10,6 +10,7 @@ import { DEFAULT_GEOMETRY, type DzGeometry } from './deepzoom.ts';
 import { HttpError, sendError } from './http.ts';
 import { createSlideRegistry, type SlideOpener, type SlideRegistry } from './registry.ts';
 import { ROUTES, type RouteContext, statusOfReaderError } from './routes.ts';
+import { handleAnnotationWrite, isWritePath } from './routes-annotations.ts';
 import { QueueFullError } from './semaphore.ts';
 import { loadStaticFiles } from './static.ts';
 import { createTileRenderer, type TileFormat, type TileRenderer } from './tiles.ts';
@@ -48,7 +49,6 @@ const PATH_CHARS = /^\/[A-Za-z0-9_.\-/]*$/;
 
 /** Returns the path and query, or throws HttpError for requests no route could accept. */
 export function screenRequest(method: string | undefined, url: string | undefined) {
-  if (method !== 'GET' && method !== 'HEAD') throw new HttpError(405, 'only GET and HEAD are allowed');
   if (!url || url.length > MAX_URL) throw new HttpError(400, 'bad or overlong URL');
   const q = url.indexOf('?');
   const path = q < 0 ? url : url.slice(0, q);
@@ -57,6 +57,9 @@ export function screenRequest(method: string | undefined, url: string | undefine
   // slashes and backslashes, NUL, double slashes.
   if (/\.\.|%2e|%2f|%5c|%00|\\|\/\//i.test(path)) throw new HttpError(400, 'path traversal refused');
   if (!PATH_CHARS.test(path)) throw new HttpError(404, 'not found');
+  // Writes only to annotation paths (routes-annotations.ts); everything else is GET/HEAD.
+  if (method !== 'GET' && method !== 'HEAD' && !isWritePath(String(method), path))
+    throw new HttpError(405, 'only GET and HEAD are allowed here');
   let query: URLSearchParams;
   try {
     query = new URLSearchParams(rawQuery);
@@ -66,7 +69,7 @@ export function screenRequest(method: string | undefined, url: string | undefine
   return { path, query };
 }
 
-export async function createViewer(options: ViewerOptions): Promise<Viewer> {
+async function createViewer(options: ViewerOptions): Promise<Viewer> {
   await buildClient();
   const log = options.log ?? ((line: string) => process.stderr.write(`${line}\n`));
   const slides = createSlideRegistry(options.store, options.openSlide);
@@ -90,6 +93,8 @@ export async function createViewer(options: ViewerOptions): Promise<Viewer> {
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
     const { path, query } = screenRequest(req.method, req.url);
+    const method = String(req.method);
+    if (isWritePath(method, path)) return handleAnnotationWrite(ctx, method, { req, res, query }, path);
     for (const [pattern, handler] of ROUTES) {
       const match = pattern.exec(path);
       if (match) {

@@ -9,8 +9,8 @@ import { fileURLToPath } from 'node:url';
 import { build } from 'esbuild';
 import { writeFileAtomic } from '../../pipeline/io/atomic-write.ts';
 
-export const VIEWER_DIR = fileURLToPath(new URL('../', import.meta.url));
-export const CLIENT_DIR = join(VIEWER_DIR, 'client');
+const VIEWER_DIR = fileURLToPath(new URL('../', import.meta.url));
+const CLIENT_DIR = join(VIEWER_DIR, 'client');
 export const DIST_DIR = join(VIEWER_DIR, 'dist');
 /** Files of the built client, the only ones static.ts serves from dist. */
 export const DIST_FILES = ['index.html', 'app.js', 'app.css'] as const;

@@ -10,7 +10,7 @@ import { getSlide, listSlides, type SlideRow } from '../../pipeline/store/slides
 export type SlideOpener = (path: string) => Promise<Slide>;
 
 /** Ids are content hashes: short, URL-safe. Anything else is rejected before a lookup. */
-export const SLIDE_ID = /^[A-Za-z0-9_-]{1,128}$/;
+const SLIDE_ID = /^[A-Za-z0-9_-]{1,128}$/;
 
 export interface SlideRegistry {
   list(): SlideRow[];

@@ -1,7 +1,9 @@
 /** Routes for overlays from the store: patch heatmaps, cells by viewport box, top attention, plates. */
 
 import { VIRIDIS_ANCHORS } from '../../pipeline/imaging/viridis.ts';
+import { plateQc } from '../../pipeline/store/plate-qc-queries.ts';
 import {
+  cellDensity,
   cellsInBox,
   listPlateRuns,
   type PatchValue,
@@ -54,7 +56,17 @@ function heatmapJson(grid: HeatmapGrid, value: PatchValue) {
   return { value, ...grid, colormap: 'viridis', stops: VIRIDIS_ANCHORS };
 }
 
-/** Region crop (attention gallery, patch previews): level-0 box → at most `size` px on its long side. */
+/** A level-0 viewport box from the query (x0, y0, x1, y1). */
+function boxOf(q: URLSearchParams) {
+  const box = {
+    x0: parseCoord(q.get('x0'), 'x0'),
+    y0: parseCoord(q.get('y0'), 'y0'),
+    x1: parseCoord(q.get('x1'), 'x1'),
+    y1: parseCoord(q.get('y1'), 'y1'),
+  };
+  if (box.x1 < box.x0 || box.y1 < box.y0) throw new HttpError(400, 'box has x1 < x0 or y1 < y0');
+  return box;
+}
 
 export const OVERLAY_ROUTES: [RegExp, Handler][] = [
   [
@@ -76,16 +88,21 @@ export const OVERLAY_ROUTES: [RegExp, Handler][] = [
     (ctx, r) => {
       const runId = requireRun(ctx, r.match[1]);
       const row = requireRow(ctx, r.match[2]);
-      const box = {
-        x0: parseCoord(r.query.get('x0'), 'x0'),
-        y0: parseCoord(r.query.get('y0'), 'y0'),
-        x1: parseCoord(r.query.get('x1'), 'x1'),
-        y1: parseCoord(r.query.get('y1'), 'y1'),
-      };
-      if (box.x1 < box.x0 || box.y1 < box.y0) throw new HttpError(400, 'box has x1 < x0 or y1 < y0');
+      const box = boxOf(r.query);
       const limit = queryInt(r.query, 'limit', 1, 50_000, 5000);
       const { total, cells } = cellsInBox(ctx.store, runId, row.id, box, limit);
       sendJson(r.res, 200, { total, truncated: total > cells.length, cells });
+    },
+  ],
+  [
+    new RegExp(`^/api/runs/${RUN}/slides/${ID}/cell-density$`),
+    (ctx, r) => {
+      const runId = requireRun(ctx, r.match[1]);
+      const row = requireRow(ctx, r.match[2]);
+      const box = boxOf(r.query);
+      const cols = queryInt(r.query, 'cols', 1, 512, 64);
+      const rows = queryInt(r.query, 'rows', 1, 512, 64);
+      sendJson(r.res, 200, { ...box, ...cellDensity(ctx.store, runId, row.id, box, cols, rows) });
     },
   ],
   [
@@ -117,6 +134,7 @@ export const OVERLAY_ROUTES: [RegExp, Handler][] = [
         max: Math.max(...wells.map((w) => w.count)),
         stops: VIRIDIS_ANCHORS,
         wells,
+        qc: plateQc(ctx.store, runId, plate), // issue 17: Z′, plate map, QC flags
       });
     },
   ],

@@ -1,7 +1,7 @@
 /** Routes for slides: the page and its assets, the slide list and detail, Deep Zoom, thumbnails, crops, annotations. */
 import sharp from 'sharp';
 import type { SlideRow } from '../../pipeline/store/slides.ts';
-import { listSlideRuns, plateImageSlides, slideAnnotations } from '../../pipeline/store/viewer-queries.ts';
+import { listSlideRuns, plateImageSlides } from '../../pipeline/store/viewer-queries.ts';
 import { chooseSlideLevel, dziXml, dzMaxLevel } from './deepzoom.ts';
 import { HttpError, parseCoord, queryInt, sendBody, sendJson } from './http.ts';
 import {
@@ -157,13 +157,6 @@ export const SLIDE_ROUTES: [RegExp, Handler][] = [
   ],
   [new RegExp(`^/api/slides/${ID}/thumbnail\\.jpeg$`), thumbnailRoute],
   [new RegExp(`^/api/slides/${ID}/region\\.jpeg$`), cropRoute],
-  [
-    new RegExp(`^/api/slides/${ID}/annotations$`),
-    (ctx, r) => {
-      const row = requireRow(ctx, r.match[1]);
-      sendJson(r.res, 200, slideAnnotations(ctx.store, row.id));
-    },
-  ],
   [
     new RegExp(`^/slides/${ID}\\.dzi$`),
     (ctx, r) => {

@@ -6,12 +6,13 @@
 import { WsiError } from '../../pipeline/errors.ts';
 import { HttpError } from './http.ts';
 import type { Handler } from './route-kit.ts';
+import { ANNOTATION_READ_ROUTES } from './routes-annotations.ts';
 import { OVERLAY_ROUTES } from './routes-overlays.ts';
 import { SLIDE_ROUTES } from './routes-slides.ts';
 
 export type { RouteContext } from './route-kit.ts';
 
-export const ROUTES: [RegExp, Handler][] = [...SLIDE_ROUTES, ...OVERLAY_ROUTES];
+export const ROUTES: [RegExp, Handler][] = [...SLIDE_ROUTES, ...OVERLAY_ROUTES, ...ANNOTATION_READ_ROUTES];
 
 /** Errors from the reader for a registered slide: its file moved, or a read beyond what it has. */
 export function statusOfReaderError(err: unknown): HttpError | undefined {

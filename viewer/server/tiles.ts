@@ -74,7 +74,7 @@ export async function encodeRgb(
  * pyramid) the tile is composed from its 2×2 children at the next finer DZ level instead, so no
  * request ever reads a whole level-0 image into memory.
  */
-export const DIRECT_READ_PIXELS = 2048 * 2048;
+const DIRECT_READ_PIXELS = 2048 * 2048;
 
 export function createTileRenderer(options: TileRendererOptions): TileRenderer {
   const cache = createByteLru<EncodedTile>(options.cacheBytes);

@@ -61,11 +61,11 @@ function fill(options: CasedOptions): Filled {
   return o;
 }
 
-export function encodeWeights(w: Float32Array): string {
+function encodeWeights(w: Float32Array): string {
   return Buffer.from(w.buffer, w.byteOffset, w.byteLength).toString('base64');
 }
 
-export function decodeWeights(s: string, n: number): Float32Array {
+function decodeWeights(s: string, n: number): Float32Array {
   const bytes = Buffer.from(s, 'base64');
   if (bytes.length !== n * 4)
     throw new ConfigError(`sampler state holds ${bytes.length / 4} weights, expected ${n}`);

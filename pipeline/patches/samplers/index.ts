@@ -4,11 +4,10 @@ import { type CasedOptions, createCasedSampler } from './cased.ts';
 import { createBalancedSampler, createUniformSampler } from './simple.ts';
 import type { PatchSampler, SamplerKind, SamplerState } from './types.ts';
 
-export { createRng, type Rng, type RngState } from '../../util/rng.ts';
 export type { CasedOptions } from './cased.ts';
 export type { PatchSampler, SamplerKind, SamplerState } from './types.ts';
 
-export const SAMPLER_KINDS: readonly SamplerKind[] = ['uniform', 'balanced', 'cased'];
+const SAMPLER_KINDS: readonly SamplerKind[] = ['uniform', 'balanced', 'cased'];
 
 export function parseSamplerKind(s: string): SamplerKind {
   if (!(SAMPLER_KINDS as readonly string[]).includes(s))

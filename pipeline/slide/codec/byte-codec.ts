@@ -33,12 +33,7 @@ export abstract class ByteCodec implements Codec {
 }
 
 /** TIFF Predictor 2 for 8-bit samples: each sample is stored as the difference to its left neighbour. */
-export function undoHorizontalDifferencing(
-  data: Uint8Array,
-  width: number,
-  height: number,
-  spp: number,
-): void {
+function undoHorizontalDifferencing(data: Uint8Array, width: number, height: number, spp: number): void {
   const rowLen = width * spp;
   for (let y = 0; y < height; y++) {
     const start = y * rowLen;

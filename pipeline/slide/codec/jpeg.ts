@@ -8,7 +8,7 @@
  */
 
 import { SlideFormatError } from '../../errors.ts';
-import { sharp } from '../sharp-setup.ts';
+import { loadSharp } from '../sharp-setup.ts';
 import { loadTurboJpeg } from './turbojpeg.ts';
 import type { Codec, CodecParams, DecodedBlock } from './types.ts';
 
@@ -73,7 +73,7 @@ function scratchJpegStream(
 const BROWSER_SOF = new Set([0xc0, 0xc1, 0xc2]);
 
 /** The frame header (SOFn) of a JPEG stream: marker, precision, size and component count; undefined if none before SOS. */
-export function jpegFrame(
+function jpegFrame(
   stream: Uint8Array,
 ): { marker: number; precision: number; width: number; height: number; components: number } | undefined {
   let i = 2;
@@ -135,6 +135,7 @@ export class JpegCodec implements Codec {
       }
     }
     const stream = buildJpegStream(bytes, p);
+    const sharp = await loadSharp();
     try {
       const { data, info } = await sharp(stream, { limitInputPixels: false, sequentialRead: true })
         .raw()

@@ -32,7 +32,7 @@ export function unsupportedCompression(code: number): UnsupportedCompressionErro
   return new UnsupportedCompressionError(code, KNOWN_NAMES[code]);
 }
 
-export function createCodecRegistry(): CodecRegistry {
+function createCodecRegistry(): CodecRegistry {
   const loaders = new Map<number, () => Promise<Codec>>();
   const loaded = new Map<number, Promise<Codec>>();
   return {

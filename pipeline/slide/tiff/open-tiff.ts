@@ -184,7 +184,7 @@ export async function openTiffSlide(input: TiffOpenInput): Promise<Slide> {
       vendor = 'aperio';
       format = 'aperio-svs';
     } else if (layout === 'ome') {
-      const meta = parseOmeXml(first.description);
+      const meta = await parseOmeXml(first.description);
       Object.assign(properties, meta.properties);
       mpp = meta.mpp;
       vendor = 'ome';

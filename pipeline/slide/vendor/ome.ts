@@ -1,6 +1,4 @@
 /** OME-XML (in the first page's ImageDescription): physical pixel size of the first image, in µm. */
-import { XMLParser } from 'fast-xml-parser';
-
 export function isOmeXml(description: string): boolean {
   return description.includes('<OME') && description.includes('</OME>');
 }
@@ -13,7 +11,9 @@ export interface OmeMeta {
   properties: Record<string, string>;
 }
 
-export function parseOmeXml(xml: string): OmeMeta {
+/** Async only to import the XML parser on first use (`wsi info` on other slides never loads it). */
+export async function parseOmeXml(xml: string): Promise<OmeMeta> {
+  const { XMLParser } = await import('fast-xml-parser');
   const parser = new XMLParser({ ignoreAttributes: false, attributeNamePrefix: '', removeNSPrefix: true });
   const doc = parser.parse(xml) as { OME?: { Image?: unknown } };
   const images = doc.OME?.Image;

@@ -54,7 +54,14 @@ function slideCard(s: SlideInfo): HTMLElement {
 export async function listPage(root: HTMLElement): Promise<() => void> {
   const [all, plates] = await Promise.all([api.slides(), api.plates()]);
   const slides = all.filter((s) => !s.plateImage);
-  const wellImages = all.filter((s) => s.plateImage);
+  // Plate fields are reached through their plate (one link per plate, with its field count); only images
+  // counted outside a plate are listed one by one.
+  const fieldsOf = new Map<string, number>();
+  for (const s of all) {
+    const p = s.plateImage;
+    if (p?.plate) fieldsOf.set(`${p.runId}/${p.plate}`, (fieldsOf.get(`${p.runId}/${p.plate}`) ?? 0) + 1);
+  }
+  const wellImages = all.filter((s) => s.plateImage && !s.plateImage.plate);
   const plateLinks = plates.flatMap((run) =>
     run.plates.map((plate) =>
       h(
@@ -70,7 +77,11 @@ export async function listPage(root: HTMLElement): Promise<() => void> {
           {},
           h('strong', {}, plate),
           h('br'),
-          h('span', { class: 'muted small' }, `${run.name ?? 'counting run'} #${run.runId} · ${run.status}`),
+          h(
+            'span',
+            { class: 'muted small' },
+            `${fieldsOf.get(`${run.runId}/${plate}`) ?? 0} fields · ${run.name ?? 'counting run'} #${run.runId} · ${run.status}`,
+          ),
         ),
       ),
     ),
@@ -93,7 +104,7 @@ export async function listPage(root: HTMLElement): Promise<() => void> {
           : h('p', { class: 'empty' }, 'No slides registered. Start the server with --slides DIR.'),
         plateLinks.length ? h('h2', { class: 'section-title' }, 'Plates') : null,
         plateLinks.length ? h('div', { class: 'plates' }, ...plateLinks) : null,
-        wellImages.length ? h('h2', { class: 'section-title' }, `Well images (${wellImages.length})`) : null,
+        wellImages.length ? h('h2', { class: 'section-title' }, `Images (${wellImages.length})`) : null,
         wellImages.length ? h('div', { class: 'cards small-cards' }, ...wellImages.map(wellCard)) : null,
       ),
     ),

@@ -4,16 +4,10 @@
  * status bar (status-bar.ts).
  */
 import OpenSeadragon from 'openseadragon';
-import {
-  type Annotation,
-  api,
-  type HeatmapInfo,
-  type PatchValue,
-  type SlideDetail,
-  type SlideRun,
-} from '../api.ts';
+import { createAnnotator } from '../annotate.ts';
+import { api, type HeatmapInfo, type PatchValue, type SlideDetail, type SlideRun } from '../api.ts';
 import { gradientLegend, h } from '../dom.ts';
-import { ANNOTATION_COLOURS, OverlayPainter } from '../overlay.ts';
+import { ANNOTATION_COLOURS, type CellMode, OverlayPainter } from '../overlay.ts';
 import { formatCount, formatMicrons } from '../scale.ts';
 import { createStatusBar } from '../status-bar.ts';
 
@@ -120,6 +114,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     id: 'layer-annotations',
     'data-testid': 'toggle-annotations',
   });
+  const annotateBox = h('div', { class: 'annotate-box' });
   const gallery = h('div', { class: 'gallery', 'data-testid': 'attention-gallery' });
   const gallerySelect = h(
     'select',
@@ -170,20 +165,20 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     ),
     section(
       'Annotations',
-      slide.annotations
-        ? h(
-            'div',
-            {},
-            h('label', { class: 'row' }, annToggle, h('span', {}, `Show outlines (${slide.annotations})`)),
-            h(
-              'div',
-              { class: 'ann-legend small muted' },
-              ...ANNOTATION_CLASSES.map(([cls, colour]) =>
-                h('span', {}, h('i', { class: 'swatch', style: `border-color: ${colour}` }), cls),
-              ),
-            ),
-          )
-        : h('p', { class: 'muted' }, 'No annotations.'),
+      h(
+        'label',
+        { class: 'row' },
+        annToggle,
+        h('span', { 'data-testid': 'annotation-count' }, 'Show outlines'),
+      ),
+      h(
+        'div',
+        { class: 'ann-legend small muted' },
+        ...ANNOTATION_CLASSES.map(([cls, colour]) =>
+          h('span', {}, h('i', { class: 'swatch', style: `border-color: ${colour}` }), cls),
+        ),
+      ),
+      annotateBox,
     ),
     attentionRuns.length ? section('Top attention', gallerySelect, gallery) : null,
   );
@@ -270,27 +265,46 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   // ----- cells, fetched per viewport -----
   let cellsAbort: AbortController | undefined;
   let cellsTimer = 0;
+  /**
+   * Cells per viewport: counted per bin first; markers only when cells are far enough apart on screen to
+   * be told apart (mean spacing >= 14 px), small dots from 5 px, else the density layer alone.
+   */
   async function loadCells(): Promise<void> {
     cellsAbort?.abort();
     if (!cellsToggle.checked || !cellsSelect.value) {
-      painter.set({ cells: undefined });
+      painter.set({ cells: undefined, cellDensity: undefined });
       cellsInfo.textContent = '';
+      viewerEl.dataset.cellsMode = 'off';
       return;
     }
     const item = viewer.world.getItemAt(0);
     if (!item) return;
     const b = item.viewportToImageRectangle(viewer.viewport.getBounds(true));
+    const box = { x0: Math.max(0, b.x), y0: Math.max(0, b.y), x1: b.x + b.width, y1: b.y + b.height };
+    box.x1 = Math.max(box.x0 + 1, Math.min(slide.width, box.x1));
+    box.y1 = Math.max(box.y0 + 1, Math.min(slide.height, box.y1));
     cellsAbort = new AbortController();
-    const res = await api.cells(
-      Number(cellsSelect.value),
-      slide.id,
-      { x0: b.x, y0: b.y, x1: b.x + b.width, y1: b.y + b.height },
-      cellsAbort.signal,
-    );
-    painter.set({ cells: res.cells });
-    cellsInfo.textContent = res.truncated
-      ? `${formatCount(res.total)} cells in view; showing ${formatCount(res.cells.length)}. Zoom in for all.`
-      : `${formatCount(res.total)} cells in view`;
+    const run = Number(cellsSelect.value);
+    const screen = viewerEl.getBoundingClientRect();
+    const zoom = item.viewportToImageZoom(viewer.viewport.getZoom(true));
+    const cols = Math.max(1, Math.min(256, Math.round(((box.x1 - box.x0) * zoom) / 12)));
+    const rows = Math.max(1, Math.min(256, Math.round(((box.y1 - box.y0) * zoom) / 12)));
+    const density = await api.cellDensity(run, slide.id, box, cols, rows, cellsAbort.signal);
+    const areaPx = Math.max(1, (box.x1 - box.x0) * (box.y1 - box.y0) * zoom * zoom);
+    const spacing = Math.sqrt(Math.min(areaPx, screen.width * screen.height) / Math.max(1, density.total));
+    const mode: CellMode =
+      density.total > 4000 || spacing < 5 ? 'density' : spacing < 14 ? 'dots' : 'markers';
+    if (mode === 'density') {
+      painter.set({ cells: undefined, cellDensity: density, cellMode: mode });
+      cellsInfo.textContent = `${formatCount(density.total)} cells in view (density; zoom in for markers)`;
+    } else {
+      const res = await api.cells(run, slide.id, box, cellsAbort.signal);
+      painter.set({ cells: res.cells, cellDensity: undefined, cellMode: mode });
+      cellsInfo.textContent = res.truncated
+        ? `${formatCount(res.total)} cells in view; showing ${formatCount(res.cells.length)}. Zoom in for all.`
+        : `${formatCount(res.total)} cells in view`;
+    }
+    viewerEl.dataset.cellsMode = mode;
   }
   const scheduleCells = () => {
     window.clearTimeout(cellsTimer);
@@ -300,14 +314,23 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   cellsSelect.addEventListener('change', scheduleCells);
   viewer.addHandler('animation-finish', scheduleCells);
 
-  // ----- annotations -----
-  let annotations: Annotation[] | undefined;
-  annToggle.addEventListener('change', async () => {
-    if (annToggle.checked) {
-      annotations ??= await api.annotations(slide.id);
-      painter.set({ annotations });
-    } else painter.set({ annotations: undefined });
+  // ----- annotations: outlines, and drawing (annotate.ts) -----
+  const annotator = createAnnotator({
+    viewer,
+    viewerEl,
+    painter,
+    slide,
+    onChange: (list) => {
+      // Drawings are shown as soon as there are any (the user just drew one, or opened a slide with some).
+      if (list.some((a) => a.editable)) annToggle.checked = true;
+      painter.set({ annotations: annToggle.checked ? list : undefined });
+    },
   });
+  annotateBox.append(annotator.element);
+  annToggle.addEventListener('change', () => {
+    painter.set({ annotations: annToggle.checked ? annotator.list() : undefined });
+  });
+  annotator.refresh().catch(() => undefined);
 
   // ----- attention gallery -----
   async function loadGallery(): Promise<void> {
@@ -370,6 +393,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     window.clearTimeout(cellsTimer);
     cellsAbort?.abort();
     statusBar.destroy();
+    annotator.destroy();
     painter.destroy();
     viewer.destroy();
     window.wsiViewer = undefined;

@@ -1,0 +1,62 @@
+/**
+ * `wsi export tissue`: the tissue a run analysed, as polygons with holes: the union of the run's patch
+ * footprints (its grid already keeps only patches at or above the run's tissue floor), traced on the patch
+ * lattice. QuPath GeoJSON annotations (class Tissue) and ASAP XML.
+ */
+import { patchesForExport } from '../store/export-queries.ts';
+import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
+import { outPath, slideStems } from './files.ts';
+import { patchGrid } from './grid.ts';
+import { QUPATH_CLASSES } from './qupath.ts';
+import { writeRegions } from './region-writers.ts';
+import { gridPolygons } from './regions.ts';
+
+export function exportTissue(ctx: ExportContext): ExportResult {
+  const runId = requireRunId(ctx, 'tissue');
+  const stems = slideStems(ctx.slides);
+  const files: string[] = [];
+  const notes: string[] = [];
+  for (const slide of ctx.slides) {
+    const patches = patchesForExport(ctx.store, runId, slide.id).filter(
+      (p) => p.tissue === null || p.tissue > 0,
+    );
+    if (patches.length === 0) {
+      notes.push(`${slide.name}: run ${runId} has no patches on this slide`);
+      continue;
+    }
+    // The footprint lattice: cells of the position step, each patch covering its whole footprint.
+    const g = patchGrid(patches);
+    const minX = Math.min(...patches.map((p) => p.x));
+    const minY = Math.min(...patches.map((p) => p.y));
+    const span = Math.ceil(Math.max(g.patchWidth, g.patchHeight) / g.stride);
+    const grid = {
+      originX: minX,
+      originY: minY,
+      stride: g.stride,
+      columns: g.columns + span,
+      rows: g.rows + span,
+    };
+    const mask = new Uint8Array(grid.columns * grid.rows);
+    const cw = Math.round(g.patchWidth / g.stride);
+    const ch = Math.round(g.patchHeight / g.stride);
+    for (const p of patches) {
+      const i0 = Math.round((p.x - minX) / g.stride);
+      const j0 = Math.round((p.y - minY) / g.stride);
+      for (let j = j0; j < Math.min(grid.rows, j0 + ch); j++)
+        mask.fill(1, j * grid.columns + i0, j * grid.columns + Math.min(grid.columns, i0 + cw));
+    }
+    files.push(
+      ...writeRegions(
+        {
+          label: 'Tissue',
+          classification: QUPATH_CLASSES.tissue,
+          polygons: gridPolygons(mask, grid),
+          mpp: slide.mpp,
+        },
+        outPath(ctx.outDir, `${stems.get(slide.id)}.tissue`),
+        false,
+      ),
+    );
+  }
+  return { files, notes };
+}
