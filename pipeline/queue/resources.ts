@@ -105,7 +105,7 @@ export function createResourcePublisher(redis: RedisClient, maps: readonly PathM
       if (typeof v !== 'string') continue;
       if (SLIDE_FIELDS.has(k)) out[k] = mapSlidePath(v, maps);
       else if (FILE_FIELDS.has(k)) out[k] = { [BLOB_TAG]: await putFile(v), name: path.basename(v) };
-      else if (DIR_FIELDS.has(k)) out[k] = { [DIR_TAG]: await putDir(v) };
+      else if (DIR_FIELDS.has(k)) out[k] = { [DIR_TAG]: await putDir(v), name: path.basename(v) };
     }
     return out;
   };
@@ -129,8 +129,10 @@ export function createResourceResolver(redis: RedisClient, cacheDir: string) {
     writeAtomic(file, bytes);
     return file;
   };
-  const fetchDir = async (sha: string): Promise<string> => {
-    const dir = path.join(cacheDir, 'dirs', sha);
+  // The folder keeps its name (tasks may report a model by its folder's name).
+  const fetchDir = async (sha: string, name: string): Promise<string> => {
+    const safe = name && !/[/\\]/.test(name) && !name.startsWith('.') ? name : 'model';
+    const dir = path.join(cacheDir, 'dirs', sha, safe);
     if (existsSync(path.join(dir, '.complete'))) return dir;
     const manifest = await redis.get(dirKey(sha));
     if (!manifest || sha256(manifest) !== sha)
@@ -159,7 +161,10 @@ export function createResourceResolver(redis: RedisClient, cacheDir: string) {
       if (v && typeof v === 'object' && BLOB_TAG in v)
         out[k] = await fetchBlob(String((v as Record<string, unknown>)[BLOB_TAG]));
       else if (v && typeof v === 'object' && DIR_TAG in v)
-        out[k] = await fetchDir(String((v as Record<string, unknown>)[DIR_TAG]));
+        out[k] = await fetchDir(
+          String((v as Record<string, unknown>)[DIR_TAG]),
+          String((v as Record<string, unknown>).name ?? ''),
+        );
       else if (kind === 'count-image' && k === 'path' && typeof v === 'string' && /^https?:\/\//i.test(v))
         out[k] = await fetchUrl(v);
     }
