@@ -92,10 +92,16 @@ describe('queue executor', () => {
 
     const rerun = await createQueueExecutor({ url: redis.url, runKey: 'unit-run-1' });
     expect(await rerun.run('echo', { values: [1, 2, 3] })).toEqual(new Float64Array([6]));
-    expect(await rerun.run('echo', { values: [99] }, { jobId: 'slide-1/chunk-0' })).toEqual(
+    expect(await rerun.run('echo', { values: [10] }, { jobId: 'slide-1/chunk-0' })).toEqual(
       new Float64Array([10]),
     );
     expect(rerun.stats).toMatchObject({ added: 0, collected: 2 });
+    // A rerun that plans chunk 0 differently (patches plans only rows not yet stored) gets its own job,
+    // never the old chunk's stored result.
+    expect(await rerun.run('echo', { values: [99] }, { jobId: 'slide-1/chunk-0' })).toEqual(
+      new Float64Array([99]),
+    );
+    expect(rerun.stats.added).toBe(1);
     await rerun.close();
 
     // Another run (another key) shares nothing.
