@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { command as embedCommand } from '../pipeline/commands/embed.ts';
 import { command as patchesCommand } from '../pipeline/commands/patches.ts';
+import { command as tissueCommand } from '../pipeline/commands/tissue.ts';
 import { runCount } from '../pipeline/counting/count-run.ts';
 import { useBackend } from '../pipeline/models/backend.ts';
 import { type ModelMeta, saveModel } from '../pipeline/models/model-io.ts';
@@ -99,8 +101,12 @@ async function infer(db: string, q?: QueueFlags) {
   }
 }
 
+/** Slide scores and details, without the engine (it names where the tiles ran: workers or queue). */
 const slideResults = (db: string) =>
-  query(db, 'SELECT slide_id, score, details_json FROM slide_results ORDER BY slide_id');
+  query<{ slide_id: string; score: number; details_json: string }>(
+    db,
+    'SELECT slide_id, score, details_json FROM slide_results ORDER BY slide_id',
+  ).map((r) => ({ ...r, details_json: { ...JSON.parse(r.details_json), engine: undefined } }));
 
 // Each test runs a command twice (pool and queue) with worker processes alongside: minutes on a loaded machine.
 describe('stages on the queue match the local pool', { timeout: 400_000 }, () => {
@@ -193,6 +199,58 @@ describe('stages on the queue match the local pool', { timeout: 400_000 }, () =>
   });
 });
 
+describe('tissue and embed stages on the queue match the local pool', { timeout: 400_000 }, () => {
+  it('tissue: same fractions and outlines', async () => {
+    const run = (name: string, extra: string[]) =>
+      tissueCommand.run(
+        [CMU_SLIDE, TCGA_SLIDE, '--db', path.join(tmp.path, `${name}.sqlite`), '--workers', '1'].concat([
+          '--quiet',
+          ...extra,
+        ]),
+      );
+    expect(await run('tissue-local', [])).toBe(0);
+    expect(await run('tissue-queue', ['--queue', redis.url])).toBe(0);
+    const rows = (name: string) =>
+      query(
+        path.join(tmp.path, `${name}.sqlite`),
+        'SELECT slide_id, score, details_json FROM slide_results ORDER BY slide_id',
+      );
+    expect(rows('tissue-queue')).toHaveLength(2);
+    expect(rows('tissue-queue')).toEqual(rows('tissue-local'));
+  });
+
+  it('embed: same embeddings', async () => {
+    const run = async (name: string, extra: string[]) => {
+      const db = path.join(tmp.path, `${name}.sqlite`);
+      expect(
+        await patchesCommand.run([
+          CMU_SLIDE,
+          '--db',
+          db,
+          '--mpp',
+          '1',
+          '--size',
+          '64',
+          '--stride',
+          '256',
+          '--quiet',
+        ]),
+      ).toBe(0);
+      expect(
+        await embedCommand.run([CMU_SLIDE, '--model', modelDir, '--db', db, '--workers', '1', ...extra]),
+      ).toBe(0);
+      return query<{ x: number; y: number; e: Buffer }>(
+        db,
+        'SELECT x, y, embedding AS e FROM patches WHERE embedding IS NOT NULL ORDER BY y, x',
+      );
+    };
+    const local = await run('embed-local', []);
+    const queued = await run('embed-queue', ['--queue', redis.url]);
+    expect(local.length).toBeGreaterThan(5);
+    expect(queued).toEqual(local);
+  });
+});
+
 describe('slides reach workers over HTTP', { timeout: 400_000 }, () => {
   it('workers reading slides from a static server give the same rows', async () => {
     const server = await startStaticServer({
@@ -242,7 +300,7 @@ describe('slides reach workers over HTTP', { timeout: 400_000 }, () => {
       expect(code).toBe(1);
       expect(out).toMatch(/CMU-1-Small-Region\.svs: done/);
       expect(out).toMatch(
-        /tcga-cr-7395-01a-01-ts1\.svs: failed: infer-tile failed after 2 attempt\(s\) on the queue: SlideFormatError: .*file is truncated/,
+        /tcga-cr-7395-01a-01-ts1\.svs: failed: QueueTaskError: infer-tile failed after 2 attempt\(s\) on the queue: SlideFormatError: .*file is truncated/,
       );
       const slides = query<{ status: string; error: string | null }>(
         db,
@@ -250,6 +308,11 @@ describe('slides reach workers over HTTP', { timeout: 400_000 }, () => {
       );
       expect(slides.map((s) => s.status)).toEqual(['done', 'failed']);
       expect(slides[1].error).toMatch(/after 2 attempt/);
+      // `wsi runs` lists it: one failure, at the task step, naming the input.
+      const failures = query<{ source: string; step: string }>(db, 'SELECT source, step FROM run_failures');
+      expect(failures.map((f) => [path.basename(f.source), f.step])).toEqual([
+        [path.basename(TCGA_SLIDE), 'tasks'],
+      ]);
       // The good slide's rows are those of the local run.
       const cmuRows = (d: string) =>
         query(
