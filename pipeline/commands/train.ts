@@ -37,6 +37,7 @@ options:
   --augment               strong augmentation: H&E jitter σ 0.2, brightness, contrast, blur, JPEG quality
   --stain-norm M          none (default), reinhard, macenko or vahadane: every slide mapped to the training
                           slides' pooled stain; the target is saved with the model and used by wsi infer/embed
+  --train-workers N       data-parallel threads, each takes a share (>= 8) of every batch (default: cores)
 `;
 
 export const command: Command = {
@@ -69,6 +70,7 @@ export const command: Command = {
         'no-augment': { type: 'boolean' },
         augment: { type: 'boolean' },
         'stain-norm': { type: 'string' },
+        'train-workers': { type: 'string' },
         quiet: { type: 'boolean' },
         'annotations-from-db': { type: 'boolean' },
       },
@@ -143,6 +145,7 @@ export const command: Command = {
         resume: boolFlag(p, 'resume'),
         annotationsFromDb: fromDb,
         stainNorm,
+        trainWorkers: numberFlag(p, 'train-workers', { integer: true, min: 1, max: 64 }),
         progress: (o) => createProgress({ ...o, quiet }),
         log: quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
       });

@@ -24,6 +24,8 @@ export interface StudyReport {
     probability: number;
     file: string;
     patches: { x: number; y: number; attention: number }[];
+    /** [patch | gradient | Grad-CAM] strips of the top patches (files relative to the report). */
+    saliency?: { file: string; x: number; y: number; score: number }[];
   }[];
   perSlide: {
     name: string;
@@ -104,6 +106,14 @@ export function renderStudyReport(r: StudyReport): string {
       `![top attention patches of ${g.name}](${g.file})`,
       '',
     );
+    // Saliency: does the classifier look at nuclei, or at stain and background?
+    for (const sp of g.saliency ?? [])
+      lines.push(
+        `Saliency at (${sp.x}, ${sp.y}), classifier score ${f3(sp.score)} — patch | gradient | Grad-CAM:`,
+        '',
+        `![saliency of ${g.name} at (${sp.x}, ${sp.y})](${sp.file})`,
+        '',
+      );
   }
   lines.push(
     '## Per-slide scores (test)',

@@ -17,7 +17,7 @@ import { type AucWithCi, rocAucWithCi, rocCurve } from '../eval/auc.ts';
 import { detectionsFromScores } from '../eval/detections.ts';
 import { evaluateFroc, type FrocReport } from '../eval/evaluate.ts';
 import { initBackend } from '../models/backend.ts';
-import { readModelMeta } from '../models/model-io.ts';
+import { loadModel, readModelMeta } from '../models/model-io.ts';
 import { readOodVerdicts } from '../ood/store.ts';
 import type { WorkerPool } from '../pool.ts';
 import { slideKey } from '../slide-labels.ts';
@@ -38,6 +38,7 @@ import { readStudyFolder, type StudySlide, truthOf } from './camelyon-data.ts';
 import { renderStudyReport, type StudyReport } from './camelyon-report.ts';
 import { writeAttentionStrip } from './gallery.ts';
 import { writeRocPng } from './roc-plot.ts';
+import { writeSaliencyPanels } from './saliency-gallery.ts';
 import { trainMilFromStore } from './study.ts';
 
 export interface StudyOptions {
@@ -341,6 +342,8 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
     .sort((a, b) => (b.r?.score ?? 0) - (a.r?.score ?? 0))
     .slice(0, 3);
   const galleries = [];
+  // Saliency of the classifier on each gallery's top 2 patches (saliency-gallery.ts).
+  const classifier = await loadModel(e.classifier.dir);
   for (const { s, r } of ranked) {
     const file = join(galleryDir, `${s.name}.png`);
     const strip = await writeAttentionStrip(
@@ -355,8 +358,14 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
       probability: r?.score ?? 0,
       file: `gallery/${s.name}.png`,
       patches: strip.patches,
+      saliency: (
+        await writeSaliencyPanels(classifier.model, classifier.meta, s.path, strip.patches.slice(0, 2), (i) =>
+          join(galleryDir, `${s.name}-saliency-${i + 1}.png`),
+        )
+      ).map((p, i) => ({ ...p, file: `gallery/${s.name}-saliency-${i + 1}.png` })),
     });
   }
+  classifier.model.dispose();
 
   const report: StudyReport = {
     outDir: e.outDir,

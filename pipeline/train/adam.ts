@@ -45,12 +45,23 @@ export class Adam {
   /** One step on `loss()`; returns the loss value. */
   minimize(loss: () => tf.Scalar): number {
     const { value, grads } = tf.variableGrads(loss, this.vars);
+    this.applyGradients(this.vars.map((x) => grads[x.name]));
+    const out = value.dataSync()[0];
+    value.dispose();
+    for (const g of Object.values(grads)) g.dispose();
+    return out;
+  }
+
+  /** One step with given gradients (in variable order; the caller keeps and disposes them). */
+  applyGradients(grads: tf.Tensor[]): void {
+    if (grads.length !== this.vars.length)
+      throw new ModelError(`${grads.length} gradients for ${this.vars.length} variables`);
     this.step++;
     const t = this.step;
     const alpha = (this.lr * Math.sqrt(1 - this.b2 ** t)) / (1 - this.b1 ** t);
     tf.tidy(() => {
       this.vars.forEach((x, i) => {
-        const g = grads[x.name];
+        const g = grads[i];
         const m = this.m[i].mul(this.b1).add(g.mul(1 - this.b1));
         const v = this.v[i].mul(this.b2).add(g.square().mul(1 - this.b2));
         this.m[i].assign(m);
@@ -58,10 +69,6 @@ export class Adam {
         x.assign(x.sub(m.mul(alpha).div(v.sqrt().add(this.eps))));
       });
     });
-    const out = value.dataSync()[0];
-    value.dispose();
-    for (const g of Object.values(grads)) g.dispose();
-    return out;
   }
 
   state(): AdamState {

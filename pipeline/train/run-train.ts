@@ -14,6 +14,7 @@ import { registerModel } from '../store/models.ts';
 import { beginRun, failRun, finishRun } from '../store/runs.ts';
 import { upsertSlide } from '../store/slides.ts';
 import { writeTrainingLog } from '../store/training-queries.ts';
+import { defaultTrainWorkers } from './data-parallel.ts';
 import { buildPatchSet, slideSources } from './dataset.ts';
 import { type TrainConfig, trainPatchClassifier } from './trainer.ts';
 
@@ -33,6 +34,8 @@ export interface TrainClassifierOptions {
   log?: (line: string) => void;
   /** Progress bars (default: none). */
   progress?: (o: ProgressOptions) => Progress;
+  /** Data-parallel training threads (default: the available cores; data-parallel.ts). */
+  trainWorkers?: number;
 }
 
 const silent: Progress = { tick() {}, setTotal() {}, done() {} };
@@ -115,6 +118,7 @@ export async function trainClassifier(store: Store, o: TrainClassifierOptions) {
       outDir,
       config,
       resume: o.resume ?? false,
+      workers: o.trainWorkers ?? defaultTrainWorkers(),
       dataset: `${trainSources.length} slides, ${train.refs.length} patches (${positives} tumour)`,
       onStep: (r) => {
         // A resumed run starts past step 1: count the steps already done once.

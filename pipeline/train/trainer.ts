@@ -19,6 +19,7 @@ import { createRng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
 import { type AugmentOptions, augmentPatch, DEFAULT_AUGMENT } from './augment.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
+import { checkTrainWorkers, createDataParallel, MIN_SHARD } from './data-parallel.ts';
 import type { PatchSet } from './dataset.ts';
 import { bce, bceTensor, scorePatches } from './score.ts';
 
@@ -73,12 +74,14 @@ export interface TrainResult {
 }
 
 /** Hash of what makes two trainings the same (steps excluded: --resume may extend a run). */
-function trainConfigHash(config: TrainConfig, train: PatchSet): string {
+function trainConfigHash(config: TrainConfig, train: PatchSet, workers: number): string {
   const { steps: _steps, ...rest } = config;
   return createHash('sha256')
     .update(
       canonicalJson({
         ...rest,
+        // The worker count changes the arithmetic (shard batch norm, summation order); 1 keeps old hashes.
+        ...(workers > 1 ? { trainWorkers: workers } : {}),
         patches: train.refs.length,
         positives: train.labels.reduce((a, b) => a + b, 0),
       }),
@@ -109,12 +112,20 @@ export async function trainPatchClassifier(options: {
   /** Called at each validation step and at the end: for the training log. */
   onLog?: (step: number, loss: number, metrics: Record<string, number>) => void;
   dataset?: string;
+  /** Data-parallel worker threads (default 1: this thread only); see data-parallel.ts. */
+  workers?: number;
 }): Promise<TrainResult> {
   const { train, val, outDir, config } = options;
   if (train.refs.length === 0) throw new ConfigError('no training patches (is there tissue on the slides?)');
   const backend = await initBackend();
   const ckptDir = join(outDir, 'checkpoint');
-  const hash = trainConfigHash(config, train);
+  // Batch norm normalises each shard by its own statistics: shards under MIN_SHARD samples would make
+  // them too noisy (a batch of 4 on 2 workers learnt visibly worse), so small batches use fewer workers.
+  const workers = Math.max(
+    1,
+    Math.min(checkTrainWorkers(options.workers ?? 1), Math.floor(config.batchSize / MIN_SHARD)),
+  );
+  const hash = trainConfigHash(config, train, workers);
   let model: tf.LayersModel;
   let meta: ModelMeta;
   let state: TrainingState;
@@ -199,88 +210,106 @@ export async function trainPatchClassifier(options: {
       dataset: options.dataset,
       backend: backendInfo()?.detail ?? backend,
       metrics,
-      config: { ...config, arch: config.arch.name } as unknown as Record<string, unknown>,
+      config: { ...config, arch: config.arch.name, trainWorkers: workers } as unknown as Record<
+        string,
+        unknown
+      >,
     },
   });
 
-  for (let step = state.step + 1; step <= config.steps; step++) {
-    const idx = sampler.draw(B);
-    for (let k = 0; k < B; k++) {
-      const i = idx[k];
-      const d = augmentPatch(
-        train.pixels.subarray(i * per, (i + 1) * per),
-        P,
-        augmentRng,
-        config.augment,
-        norm,
-        x,
-        k * per,
-        scratch,
-      );
-      if (d) {
-        drawn.patches++;
-        if (d.blurSigma > 0.2) drawn.blurred++;
-        if (d.jpegQuality > 0) {
-          drawn.jpeg++;
-          drawn.jpegQualitySum += d.jpegQuality;
+  const parallel =
+    workers > 1 ? createDataParallel({ model, arch: config.arch, backend, patchSize: P, workers }) : null;
+  try {
+    for (let step = state.step + 1; step <= config.steps; step++) {
+      const idx = sampler.draw(B);
+      for (let k = 0; k < B; k++) {
+        const i = idx[k];
+        const d = augmentPatch(
+          train.pixels.subarray(i * per, (i + 1) * per),
+          P,
+          augmentRng,
+          config.augment,
+          norm,
+          x,
+          k * per,
+          scratch,
+        );
+        if (d) {
+          drawn.patches++;
+          if (d.blurSigma > 0.2) drawn.blurred++;
+          if (d.jpegQuality > 0) {
+            drawn.jpeg++;
+            drawn.jpegQualitySum += d.jpegQuality;
+          }
         }
+        y[k] = train.labels[i];
       }
-      y[k] = train.labels[i];
-    }
-    let perSample: Float32Array = new Float32Array(B);
-    const xt = tf.tensor4d(x, [B, P, P, 3]);
-    const yt = tf.tensor1d(y);
-    const loss = adam.minimize(() => {
-      const p = (model.apply(xt, { training: true }) as tf.Tensor).reshape([B]);
-      const l = bceTensor(p, yt);
-      perSample = l.dataSync() as Float32Array;
-      return l.mean() as tf.Scalar;
-    });
-    xt.dispose();
-    yt.dispose();
-    sampler.update(idx, perSample);
-    const refresh = sampler.refreshDue();
-    if (refresh.length) {
-      const scores = scorePatches(model, train, refresh, norm);
-      sampler.update(
-        refresh,
-        bce(
-          scores,
-          Array.from(refresh, (i) => train.labels[i]),
-        ),
-      );
-    }
-    recentLoss += loss;
-    recentCount++;
-    const report: StepReport = { step, loss, positivesInBatch: y.reduce((a, b) => a + b, 0) };
-    if (step % config.valEvery === 0 || step === config.steps) {
-      const metrics: Record<string, number> = { loss: recentLoss / recentCount };
-      if (drawn.patches) {
-        metrics.augBlurShare = drawn.blurred / drawn.patches;
-        metrics.augJpegShare = drawn.jpeg / drawn.patches;
-        if (drawn.jpeg) metrics.augJpegQuality = drawn.jpegQualitySum / drawn.jpeg;
-        Object.assign(drawn, { patches: 0, blurred: 0, jpeg: 0, jpegQualitySum: 0 });
-      }
-      if (valIdx && valHasBoth && val) {
-        const scores = scorePatches(model, val, valIdx, norm);
-        const auc = rocAuc(scores, valLabels!);
-        metrics.valAuc = auc;
-        report.valAuc = auc;
-        if (!best || auc > best.auc) {
-          best = { step, auc };
-          await saveModel(outDir, model, trainingMeta(step, { valAuc: auc }));
-        }
+      let perSample: Float32Array = new Float32Array(B);
+      let loss: number;
+      if (parallel) {
+        const r = await parallel.step(x, y);
+        adam.applyGradients(r.grads);
+        for (const g of r.grads) g.dispose();
+        loss = r.loss;
+        perSample = r.perSample;
       } else {
-        // No validation set: the latest model is the one kept.
-        best = null;
-        await saveModel(outDir, model, trainingMeta(step, {}));
+        const xt = tf.tensor4d(x, [B, P, P, 3]);
+        const yt = tf.tensor1d(y);
+        loss = adam.minimize(() => {
+          const p = (model.apply(xt, { training: true }) as tf.Tensor).reshape([B]);
+          const l = bceTensor(p, yt);
+          perSample = l.dataSync() as Float32Array;
+          return l.mean() as tf.Scalar;
+        });
+        xt.dispose();
+        yt.dispose();
       }
-      options.onLog?.(step, recentLoss / recentCount, metrics);
-      recentLoss = 0;
-      recentCount = 0;
-      await saveCheckpoint(ckptDir, model, trainingMeta(step, metrics), adam.state(), snapshot(step));
+      sampler.update(idx, perSample);
+      const refresh = sampler.refreshDue();
+      if (refresh.length) {
+        const scores = scorePatches(model, train, refresh, norm);
+        sampler.update(
+          refresh,
+          bce(
+            scores,
+            Array.from(refresh, (i) => train.labels[i]),
+          ),
+        );
+      }
+      recentLoss += loss;
+      recentCount++;
+      const report: StepReport = { step, loss, positivesInBatch: y.reduce((a, b) => a + b, 0) };
+      if (step % config.valEvery === 0 || step === config.steps) {
+        const metrics: Record<string, number> = { loss: recentLoss / recentCount };
+        if (drawn.patches) {
+          metrics.augBlurShare = drawn.blurred / drawn.patches;
+          metrics.augJpegShare = drawn.jpeg / drawn.patches;
+          if (drawn.jpeg) metrics.augJpegQuality = drawn.jpegQualitySum / drawn.jpeg;
+          Object.assign(drawn, { patches: 0, blurred: 0, jpeg: 0, jpegQualitySum: 0 });
+        }
+        if (valIdx && valHasBoth && val) {
+          const scores = scorePatches(model, val, valIdx, norm);
+          const auc = rocAuc(scores, valLabels!);
+          metrics.valAuc = auc;
+          report.valAuc = auc;
+          if (!best || auc > best.auc) {
+            best = { step, auc };
+            await saveModel(outDir, model, trainingMeta(step, { valAuc: auc }));
+          }
+        } else {
+          // No validation set: the latest model is the one kept.
+          best = null;
+          await saveModel(outDir, model, trainingMeta(step, {}));
+        }
+        options.onLog?.(step, recentLoss / recentCount, metrics);
+        recentLoss = 0;
+        recentCount = 0;
+        await saveCheckpoint(ckptDir, model, trainingMeta(step, metrics), adam.state(), snapshot(step));
+      }
+      options.onStep?.(report);
     }
-    options.onStep?.(report);
+  } finally {
+    await parallel?.close();
   }
   const finalMeta = trainingMeta(config.steps, best ? { valAuc: best.auc, bestStep: best.step } : {});
   adam.dispose();
