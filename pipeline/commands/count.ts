@@ -11,6 +11,7 @@ const USAGE = `usage:
             [--he-model FILE.json] --out counts.csv [--db results.sqlite] [--plate 96|384]
             [--well-pattern REGEX] [--channel N|NAME] [--plate-map map.csv] [--keep-flagged]
             [--heatmap PNG] [--preset auto|fluorescence|brightfield] [--workers N] [--quiet]
+            [--queue redis://HOST:PORT [--attempts N] [--slide-base-url URL]]
   wsi count <slide> --region x,y,w,h | --tissue  --db results.sqlite [--method watershed] [--tile 1024] [--workers N]
   wsi count train --images DIR (--dots DIR | --labels DIR) --out MODEL_DIR [--n 32] [--holdout 30]
             [--seed 1] [--steps 2500] [--sigma 2] [--crop 64] [--batch 8]

@@ -9,6 +9,8 @@ import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { createPool, defaultWorkerCount } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { QUEUE_FLAGS, queueFlagsOf } from '../queue/cli.ts';
+import { taskExecutor } from '../queue/task-executor.ts';
 import {
   countsOfRun,
   deleteCells,
@@ -88,6 +90,7 @@ const FLAGS = {
   'plate-map': { type: 'string' }, // issue 17
   'keep-flagged': { type: 'boolean' }, // issue 17
   'he-model': { type: 'string' }, // issue 17
+  ...QUEUE_FLAGS,
 } as const;
 
 export async function runCount(argv: string[]): Promise<number> {
@@ -118,6 +121,7 @@ export async function runCount(argv: string[]): Promise<number> {
       preset: preset === 'auto' ? 'brightfield' : preset,
       workers,
       quiet,
+      queue: queueFlagsOf(p),
     });
   }
   const out = stringFlag(p, 'out', true);
@@ -161,7 +165,10 @@ export async function runCount(argv: string[]): Promise<number> {
   const store: Store | undefined = db ? openStore(db) : undefined;
   const run = store ? beginRun(store, 'count', config) : undefined;
   const rows: (CountCsvRow | undefined)[] = new Array(images.length);
-  const pool = createPool({ workers });
+  const label = `count run ${run?.runId ?? '(no store)'}`;
+  const pool = await taskExecutor(queueFlagsOf(p), { store, runId: run?.runId, label }, () =>
+    createPool({ workers }),
+  );
   const progress = createProgress({ total: images.length, label: 'count', unit: 'images', quiet });
   const started = performance.now(); // issue 17: images/s in the summary
   try {
@@ -169,7 +176,7 @@ export async function runCount(argv: string[]): Promise<number> {
     const previousQc = store && run ? fieldQcOfRun(store, run.runId) : new Map(); // issue 17
     const slideIds: (string | undefined)[] = new Array(images.length); // issue 17
     let next = 0;
-    const inFlight = Math.max(2, workers * 2);
+    const inFlight = Math.max(2, pool.size * 2);
     const worker = async (): Promise<void> => {
       while (next < images.length) {
         const i = next++;

@@ -11,8 +11,9 @@ import { unpackTile } from '../counting/tile-count.ts';
 import type { WatershedPreset } from '../counting/watershed-counter.ts';
 import { ConfigError } from '../errors.ts';
 import { expandSlidePaths } from '../io/slide-files.ts';
-import { createPool, poolExecutor } from '../pool.ts';
+import { createPool, ownedPoolExecutor } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { type QueueFlags, stageExecutor } from '../queue/task-executor.ts';
 import { stageExitCode } from '../stage/report.ts';
 import { runStage } from '../stage/run-stage.ts';
 import type { Stage } from '../stage/types.ts';
@@ -108,21 +109,25 @@ export async function countSlides(o: {
   preset: WatershedPreset;
   workers: number;
   quiet: boolean;
+  /** Count tiles on the queue (--queue) instead of the local pool. */
+  queue?: QueueFlags;
 }): Promise<number> {
   if (o.region !== undefined && o.tissue) throw new ConfigError('give --region or --tissue, not both');
   const stage = countSlideStage({ region: o.region, tile: o.tile, preset: o.preset });
   const inputs = expandSlidePaths(o.slides);
   const store = openStore(o.db);
-  const pool = createPool({ workers: o.workers });
+  const executor = await stageExecutor(o.queue, store, 'count slide', () =>
+    ownedPoolExecutor(createPool({ workers: o.workers })),
+  );
   const progress = createProgress({ total: 0, label: 'count slide', unit: 'tiles', quiet: o.quiet });
   const log = (line: string) => process.stderr.write(`${line}\n`);
   try {
-    const report = await runStage(stage, { store, executor: poolExecutor(pool), progress, inputs });
+    const report = await runStage(stage, { store, executor, progress, inputs });
     const total = report.slides.reduce((n, s) => n + (s.items ?? 0), 0);
     if (!o.quiet) log(`counted ${total} nuclei; run ${report.runId} in ${o.db}`);
     return stageExitCode(report, log);
   } finally {
-    await pool.close();
+    await executor.close();
     store.close();
   }
 }
