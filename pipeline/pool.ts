@@ -105,3 +105,8 @@ export function poolExecutor(pool: WorkerPool): TaskExecutor {
     close: async () => {},
   };
 }
+
+/** `poolExecutor` that also closes the pool when it is closed (for a command that made the pool for it). */
+export function ownedPoolExecutor(pool: WorkerPool): TaskExecutor {
+  return { ...poolExecutor(pool), close: () => pool.close() };
+}

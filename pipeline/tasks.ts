@@ -8,8 +8,10 @@ import type { CountFieldTask } from './counting/count-field.ts';
 import type { CountImageTask } from './counting/count-image.ts';
 import type { FieldResultMessage } from './counting/field-rows.ts';
 import type { TileCountTask } from './counting/tile-count.ts';
+import type { BackendName } from './models/backend.ts';
 import type { FcnTile, ReadScale } from './models/fcn-plan.ts';
 import type { Normalisation } from './models/normalise.ts';
+import type { ArchSpec } from './models/patch-classifier.ts';
 import type { PatchResolution } from './patches/types.ts';
 import type { LevelRegion } from './slide/types.ts';
 import type { StainPair } from './stain/apply.ts';
@@ -79,6 +81,27 @@ export interface EmbedPatchesPayload {
   stain?: StainPair;
 }
 
+/** One shard of a data-parallel training step (pipeline/train/data-parallel.ts). */
+export interface TrainGradsTask {
+  backend: BackendName;
+  arch: ArchSpec;
+  /** All model weights (trainable and not, in model.weights order). */
+  weights: Float32Array;
+  x: Float32Array;
+  y: Float32Array;
+  patchSize: number;
+  batchTotal: number;
+}
+
+export interface TrainGradsResult {
+  loss: number;
+  perSample: Float32Array;
+  /** Trainable-weight gradients, concatenated in model.trainableWeights order. */
+  grads: Float32Array;
+  /** Non-trainable weights (batch-norm moving mean/variance) after this shard's forward pass. */
+  state: Float32Array;
+}
+
 /** Detect the tissue of one slide: mask statistics and outline polygons. */
 export interface TissueDetectPayload {
   slidePath: string;
@@ -106,6 +129,7 @@ export interface TaskMap {
   'count-tile': { payload: TileCountTask; result: Float32Array };
   'count-field': { payload: CountFieldTask; result: FieldResultMessage };
   'tissue-detect': { payload: TissueDetectPayload; result: TissueDetectResult };
+  'train-grads': { payload: TrainGradsTask; result: TrainGradsResult };
 }
 
 export type TaskKind = keyof TaskMap;

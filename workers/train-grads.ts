@@ -7,15 +7,8 @@
 import type * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../pipeline/models/backend.ts';
 import { buildPatchClassifier } from '../pipeline/models/patch-classifier.ts';
-import {
-  readFlat,
-  shardGradients,
-  type TrainGradsResult,
-  type TrainGradsTask,
-  writeFlat,
-} from '../pipeline/train/shard-grads.ts';
-
-export type { TrainGradsResult, TrainGradsTask };
+import type { TrainGradsResult, TrainGradsTask } from '../pipeline/tasks.ts';
+import { readFlat, shardGradients, writeFlat } from '../pipeline/train/shard-grads.ts';
 
 let backend: Promise<unknown> | undefined;
 const models = new Map<string, tf.LayersModel>();

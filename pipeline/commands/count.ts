@@ -8,8 +8,10 @@ import { boolFlag, numberFlag, type Parsed, parseFlags, stringFlag } from '../ar
 import type { WatershedPreset } from '../counting/watershed-counter.ts';
 import { ConfigError } from '../errors.ts';
 import { expandImagePaths, expandSlidePaths } from '../io/slide-files.ts';
-import { createPool, defaultWorkerCount, poolExecutor } from '../pool.ts';
+import { createPool, defaultWorkerCount, ownedPoolExecutor } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { QUEUE_FLAGS, QUEUE_USAGE, queueFlagsOf } from '../queue/cli.ts';
+import { stageExecutor } from '../queue/task-executor.ts';
 import { runStage, stageExitCode } from '../stage/index.ts';
 import { openStore } from '../store/db.ts';
 import type { Command } from './types.ts';
@@ -19,7 +21,9 @@ const USAGE = `usage:
             [--he-model FILE.json] --out counts.csv [--db results.sqlite] [--plate 96|384]
             [--well-pattern REGEX] [--channel N|NAME] [--plate-map map.csv] [--keep-flagged]
             [--heatmap PNG] [--preset auto|fluorescence|brightfield] [--workers N] [--quiet]
+            [--queue redis://HOST:PORT (with --db) [--attempts N] [--slide-base-url URL]]
   wsi count <slide> --region x,y,w,h | --tissue  --db results.sqlite [--method watershed] [--tile 1024] [--workers N]
+            [--queue redis://HOST:PORT ...]
   wsi count train --images DIR (--dots DIR | --labels DIR) --out MODEL_DIR [--n 32] [--holdout 30]
             [--seed 1] [--steps 2500] [--sigma 2] [--crop 64] [--batch 8]
             [--normalisation dataset|image] [--no-calibration] [--quiet]
@@ -36,6 +40,7 @@ picks the page or sample. Plates also get counts.wells.csv (count per field, mea
 out_of_focus, empty, saturated, outlier; flagged fields left out of the means unless --keep-flagged)
 and, with --plate-map (well,condition,concentration,role), counts.plates.csv (Z′ per plate) and
 counts.conditions.csv. train-he learns the H&E counter's watershed parameters (see models/he-watershed).
+${QUEUE_USAGE}
 
 Counting writes a CSV with columns image,plate,well,row,column,field,count,mean_area (plate columns are
 empty for images whose names carry no well id) and, for plates, a heatmap PNG (default: next to the CSV).
@@ -123,6 +128,7 @@ const FLAGS = {
   'plate-map': { type: 'string' },
   'keep-flagged': { type: 'boolean' },
   'he-model': { type: 'string' },
+  ...QUEUE_FLAGS,
 } as const;
 
 const log = (line: string) => process.stderr.write(`${line}\n`);
@@ -163,15 +169,17 @@ async function countSlides(p: Parsed, preset: WatershedPreset, workers: number):
   const inputs = expandSlidePaths(p.positionals);
   const quiet = boolFlag(p, 'quiet');
   const store = openStore(db);
-  const pool = createPool({ workers });
+  const executor = await stageExecutor(queueFlagsOf(p), store, 'count slide', () =>
+    ownedPoolExecutor(createPool({ workers })),
+  );
   const progress = createProgress({ total: 0, label: 'count slide', unit: 'tiles', quiet });
   try {
-    const report = await runStage(stage, { store, executor: poolExecutor(pool), progress, inputs });
+    const report = await runStage(stage, { store, executor, progress, inputs });
     const total = report.slides.reduce((n, s) => n + (s.items ?? 0), 0);
     if (!quiet) log(`counted ${total} nuclei; run ${report.runId} in ${db}`);
     return stageExitCode(report, log);
   } finally {
-    await pool.close();
+    await executor.close();
     store.close();
   }
 }
@@ -233,19 +241,24 @@ async function countImages(p: Parsed, preset: WatershedPreset, workers: number):
   });
   // Without --db the rows live in a store in memory just long enough to write the CSV.
   const db = stringFlag(p, 'db');
+  const queue = queueFlagsOf(p);
+  // Queue jobs are keyed by the store file, so a queued count needs one.
+  if (queue && !db) throw new ConfigError('--queue needs --db (the queue keys its jobs by the store)');
   const quiet = boolFlag(p, 'quiet');
   const store = openStore(db ?? ':memory:');
-  const pool = createPool({ workers });
+  const executor = await stageExecutor(queue, store, 'count', () =>
+    ownedPoolExecutor(createPool({ workers })),
+  );
   const progress = createProgress({ total: 0, label: 'count', unit: 'images', quiet });
   const started = performance.now();
   try {
     const report = await runStage(stage, {
       store,
-      executor: poolExecutor(pool),
+      executor,
       progress,
       inputs: plan.fields.map((f) => f.file),
       // One task per image: images in flight, not slides open, set the parallelism.
-      slidesAtOnce: Math.max(2, 2 * pool.size),
+      slidesAtOnce: Math.max(2, 2 * executor.size),
     });
     const result = stage.result!;
     if (!quiet) {
@@ -262,7 +275,7 @@ async function countImages(p: Parsed, preset: WatershedPreset, workers: number):
     }
     return stageExitCode(report, log);
   } finally {
-    await pool.close();
+    await executor.close();
     store.close();
   }
 }

@@ -3,8 +3,10 @@ import { statSync } from 'node:fs';
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import type { EmbeddingDtype } from '../mil/embedding-codec.ts';
-import { createPool } from '../pool.ts';
+import { createPool, ownedPoolExecutor } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { QUEUE_FLAGS, QUEUE_USAGE, queueFlagsOf } from '../queue/cli.ts';
+import { stageExecutor } from '../queue/task-executor.ts';
 import { stageExitCode } from '../stage/report.ts';
 import { embedSlides } from '../stages/embed.ts';
 import { openStore } from '../store/db.ts';
@@ -27,7 +29,7 @@ already done and retries failed ones. The run is keyed by the encoder's content,
   --spacing PX        keep one patch per PX × PX level-0 cell (thins a dense FCN 'infer' grid)
   --batch N           patches per worker task (default 16)
   --allow-untrained   accept a model without training metadata (random features: baselines only)
-  --workers N         worker threads (default: cores)
+  --workers N         worker threads (default: cores)${QUEUE_USAGE}
 `;
 
 export const command: Command = {
@@ -46,6 +48,7 @@ export const command: Command = {
       spacing: { type: 'string' },
       'allow-untrained': { type: 'boolean' },
       workers: { type: 'string' },
+      ...QUEUE_FLAGS,
     });
     if (p.positionals.length === 0) throw new ConfigError('give at least one slide to embed');
     for (const s of p.positionals) {
@@ -67,18 +70,21 @@ export const command: Command = {
       allowUntrained: boolFlag(p, 'allow-untrained'),
     };
     const workers = numberFlag(p, 'workers', { integer: true, min: 1, max: 256 });
+    const queue = queueFlagsOf(p);
     const store = openStore(stringFlag(p, 'db', true));
-    const pool = createPool({ workers });
+    const executor = await stageExecutor(queue, store, 'embed', () =>
+      ownedPoolExecutor(createPool({ workers })),
+    );
     const progress = createProgress({ total: 0, label: 'embed', unit: 'patches' });
     try {
-      const s = await embedSlides(store, p.positionals, { ...options, pool, progress });
+      const s = await embedSlides(store, p.positionals, { ...options, executor, progress });
       process.stdout.write(
         `embed run ${s.runId}${s.resumed ? ' (resumed)' : ''}: ${s.slides} slides embedded, ${s.skipped} already done, ` +
           `${s.failed} failed, ${s.patches} patches, ${s.dim ?? '?'}-long ${options.dtype} vectors\n`,
       );
       return stageExitCode(s.report, (line) => process.stderr.write(`${line}\n`));
     } finally {
-      await pool.close();
+      await executor.close();
       store.close();
     }
   },

@@ -2,6 +2,8 @@
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { createProgress } from '../progress.ts';
+import { QUEUE_FLAGS, QUEUE_USAGE, queueFlagsOf } from '../queue/cli.ts';
+import { queueStageExecutor } from '../queue/task-executor.ts';
 import { stageExitCode } from '../stage/report.ts';
 import { inferSlides } from '../stages/infer.ts';
 import { openStore } from '../store/index.ts';
@@ -28,7 +30,7 @@ model retrained into the same folder starts a new run and a moved model resumes 
   --tile PX          tile side in model pixels (default 1024)
   --min-tissue F     keep grid points whose patch is at least this tissue fraction (default 0.05)
   --engine E         onnx (default) or tfjs (reference implementation, main thread)
-  --allow-untrained  accept a model without training metadata (its scores mean nothing)
+  --allow-untrained  accept a model without training metadata (its scores mean nothing)${QUEUE_USAGE}
 `;
 
 export const command: Command = {
@@ -48,6 +50,7 @@ export const command: Command = {
       engine: { type: 'string' },
       'allow-untrained': { type: 'boolean' },
       quiet: { type: 'boolean' },
+      ...QUEUE_FLAGS,
     });
     if (p.positionals.length === 0) throw new ConfigError('give at least one slide');
     const engine = stringFlag(p, 'engine') ?? 'onnx';
@@ -68,10 +71,12 @@ export const command: Command = {
       engine: engine as 'onnx' | 'tfjs',
       quiet: boolFlag(p, 'quiet'),
     };
+    const queue = queueFlagsOf(p);
     const store = openStore(dbPath);
     const progress = createProgress({ total: 0, label: 'infer', unit: 'tiles', quiet: options.quiet });
+    const executor = queue ? await queueStageExecutor(queue, store, 'infer') : undefined;
     try {
-      const summary = await inferSlides({ store, progress, ...options });
+      const summary = await inferSlides({ store, progress, executor, ...options });
       process.stdout.write(
         `run ${summary.runId}${summary.resumed ? ' (resumed)' : ''}, model ${summary.modelId}, ${summary.engine}\n`,
       );
@@ -89,6 +94,7 @@ export const command: Command = {
       }
       return stageExitCode(summary.report, (line) => process.stderr.write(`${line}\n`));
     } finally {
+      await executor?.close();
       store.close();
     }
   },

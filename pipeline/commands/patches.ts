@@ -4,8 +4,10 @@ import { ConfigError } from '../errors.ts';
 import { expandSlidePaths } from '../io/slide-files.ts';
 import { type PatchesConfig, readPatchesConfig } from '../patches/config.ts';
 import type { PatchResolution } from '../patches/types.ts';
-import { createPool, poolExecutor } from '../pool.ts';
+import { createPool, ownedPoolExecutor } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { QUEUE_FLAGS, QUEUE_USAGE, queueFlagsOf } from '../queue/cli.ts';
+import { stageExecutor } from '../queue/task-executor.ts';
 import { runStage, stageExitCode } from '../stage/index.ts';
 import { patchesStage } from '../stages/patches.ts';
 import { openStore } from '../store/db.ts';
@@ -30,6 +32,7 @@ skipped, patches already stored are not written again. A slide that fails (unrea
 recorded with its error and the others go on; the command then exits 1 naming it, and running it
 again retries exactly the failed and unfinished slides (\`wsi runs\` lists them). --config run.json takes the same settings
 as JSON (camelCase: minTissue, assumeMpp, centreSize, ...; schema in schemas/); flags win.
+${QUEUE_USAGE}
 `;
 
 const OPTIONS = {
@@ -50,6 +53,7 @@ const OPTIONS = {
   batch: { type: 'string' },
   config: { type: 'string' },
   quiet: { type: 'boolean' },
+  ...QUEUE_FLAGS,
 } as const;
 
 export const command: Command = {
@@ -101,9 +105,12 @@ export const command: Command = {
     });
     const inputs = expandSlidePaths(slides);
     const workers = num('workers', c.workers, { integer: true, min: 1, max: 256 });
+    const queue = queueFlagsOf(p);
     const store = openStore(db);
     // Workers only write images: without --export every row comes from the main thread.
-    const pool = exportDir ? createPool({ workers }) : undefined;
+    const executor = exportDir
+      ? await stageExecutor(queue, store, 'patches', () => ownedPoolExecutor(createPool({ workers })))
+      : undefined;
     const progress = createProgress({
       total: 0,
       label: 'patches',
@@ -113,7 +120,7 @@ export const command: Command = {
     try {
       const report = await runStage(stage, {
         store,
-        executor: pool && poolExecutor(pool),
+        executor,
         progress,
         inputs,
         assumeMpp,
@@ -126,7 +133,7 @@ export const command: Command = {
       );
       return stageExitCode(report, (line) => process.stderr.write(`${line}\n`));
     } finally {
-      await pool?.close();
+      await executor?.close();
       store.close();
     }
   },

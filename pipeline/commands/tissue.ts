@@ -3,8 +3,10 @@ import { writeFileSync } from 'node:fs';
 import { boolFlag, numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { ConfigError } from '../errors.ts';
 import { expandSlidePaths } from '../io/slide-files.ts';
-import { createPool, poolExecutor } from '../pool.ts';
+import { createPool, ownedPoolExecutor } from '../pool.ts';
 import { createProgress } from '../progress.ts';
+import { QUEUE_FLAGS, QUEUE_USAGE, queueFlagsOf } from '../queue/cli.ts';
+import { stageExecutor } from '../queue/task-executor.ts';
 import { openSlide } from '../slide/index.ts';
 import { runStage, stageExitCode } from '../stage/index.ts';
 import { tissueStage } from '../stages/tissue.ts';
@@ -29,7 +31,7 @@ the outline as a QuPath GeoJSON FeatureCollection in level-0 pixels, and the sli
 tinted green. --assume-mpp sets the level-0 µm/px of slides that do not say (default: assume 0.5 for
 the clean-up sizes only).
 With --db, every slide's tissue fraction, area and outline (GeoJSON) go to the store as a 'tissue' run,
-one slide per worker task; rerunning resumes, failed slides are listed and retried.
+one slide per worker task; rerunning resumes, failed slides are listed and retried.${QUEUE_USAGE}
 `;
 
 /** The tissue stage over many slides into the store. */
@@ -39,16 +41,19 @@ async function manySlides(paths: string[], db: string, p: ReturnType<typeof pars
   const stage = tissueStage({ targetMpp: numberFlag(p, 'target-mpp', { min: 0.01, max: 1000 }), assumeMpp });
   const inputs = expandSlidePaths(paths);
   const store = openStore(db);
-  const pool = createPool({ workers: numberFlag(p, 'workers', { integer: true, min: 1, max: 256 }) });
+  const workers = numberFlag(p, 'workers', { integer: true, min: 1, max: 256 });
+  const executor = await stageExecutor(queueFlagsOf(p), store, 'tissue', () =>
+    ownedPoolExecutor(createPool({ workers })),
+  );
   const progress = createProgress({ total: 0, label: 'tissue', unit: 'slides', quiet: boolFlag(p, 'quiet') });
   try {
     const report = await runStage(stage, {
       store,
-      executor: poolExecutor(pool),
+      executor,
       progress,
       inputs,
       assumeMpp,
-      slidesAtOnce: 2 * pool.size, // one task per slide
+      slidesAtOnce: 2 * executor.size, // one task per slide
     });
     const done = report.slides.filter((s) => s.status === 'done').length;
     process.stdout.write(
@@ -56,7 +61,7 @@ async function manySlides(paths: string[], db: string, p: ReturnType<typeof pars
     );
     return stageExitCode(report, (line) => process.stderr.write(`${line}\n`));
   } finally {
-    await pool.close();
+    await executor.close();
     store.close();
   }
 }
@@ -75,6 +80,7 @@ export const command: Command = {
       db: { type: 'string' },
       workers: { type: 'string' },
       quiet: { type: 'boolean' },
+      ...QUEUE_FLAGS,
     });
     const db = stringFlag(p, 'db');
     if (db !== undefined) return manySlides(p.positionals, db, p);

@@ -24,6 +24,7 @@ import {
 } from '../store/mil-queries.ts';
 import { registerModel } from '../store/models.ts';
 import { getRun } from '../store/runs.ts';
+import type { TaskExecutor } from '../tasks.ts';
 
 /**
  * Run kinds whose patch rows can serve as the grid to embed: a 'patches' run, else an FCN 'infer' run
@@ -214,15 +215,15 @@ export interface EmbedSummary {
   report: StageReport;
 }
 
-/** `wsi embed` for scripts and tests: the stage over slide paths with the caller's pool. */
+/** `wsi embed` for scripts and tests: the stage over slide paths with the caller's pool or executor. */
 export async function embedSlides(
   store: Store,
   slidePaths: readonly string[],
-  o: EmbedOptions & { pool: WorkerPool; progress?: Progress },
+  o: EmbedOptions & ({ pool: WorkerPool } | { executor: TaskExecutor }) & { progress?: Progress },
 ): Promise<EmbedSummary> {
   const report = await runStage(embedStage(o), {
     store,
-    executor: poolExecutor(o.pool),
+    executor: 'executor' in o ? o.executor : poolExecutor(o.pool),
     progress: o.progress,
     inputs: slidePaths,
   });

@@ -25,6 +25,7 @@ import {
   upsertSlideScore,
 } from '../store/models-queries.ts';
 import { getRun } from '../store/runs.ts';
+import type { TaskExecutor } from '../tasks.ts';
 import { detectTissue, type TissueMask, tissueFraction } from '../tissue/index.ts';
 
 export interface InferStageOptions {
@@ -219,6 +220,8 @@ export interface InferSlidesOptions extends Omit<InferStageOptions, 'model' | 'e
   engine?: 'onnx' | 'tfjs';
   progress?: Progress;
   quiet?: boolean;
+  /** Run the tiles here (e.g. the queue) instead of a local pool; closed by the caller. */
+  executor?: TaskExecutor;
 }
 
 export interface SlideInferResult {
@@ -243,10 +246,15 @@ export async function inferSlides(o: InferSlidesOptions) {
     engine: o.engine,
     log: o.quiet ? undefined : (line) => process.stderr.write(`${line}\n`),
   });
+  if (o.executor && (!model.onnxPath || o.engine === 'tfjs'))
+    throw new ConfigError('running on a queue needs the ONNX engine (the model folder has no model.onnx)');
   const workers = o.workers ?? 2;
-  const pool = workers > 0 && model.onnxPath && o.engine !== 'tfjs' ? createPool({ workers }) : undefined;
+  const pool =
+    !o.executor && workers > 0 && model.onnxPath && o.engine !== 'tfjs' ? createPool({ workers }) : undefined;
   try {
-    const { executor, engine, mode } = await inferExecutor(model, { pool, threads: o.threads });
+    const { executor, engine, mode } = o.executor
+      ? { executor: o.executor, engine: 'onnx (queue)', mode: 'queue' as const }
+      : await inferExecutor(model, { pool, threads: o.threads });
     try {
       const report = await runStage(inferStage({ ...o, model, engine }), {
         store: o.store,
@@ -283,7 +291,7 @@ export async function inferSlides(o: InferSlidesOptions) {
         report,
       };
     } finally {
-      await executor.close();
+      if (executor !== o.executor) await executor.close();
     }
   } finally {
     await pool?.close();

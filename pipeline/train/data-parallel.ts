@@ -13,7 +13,7 @@ import { ConfigError } from '../errors.ts';
 import type { BackendName } from '../models/backend.ts';
 import type { ArchSpec } from '../models/patch-classifier.ts';
 import { createPool, type WorkerPool } from '../pool.ts';
-import type { TrainGradsResult, TrainGradsTask } from './shard-grads.ts';
+import type { TrainGradsResult, TrainGradsTask } from '../tasks.ts';
 import { readFlat, shardGradients, writeFlat } from './shard-grads.ts';
 
 /** Fewest samples per worker the trainer allows (smaller batches use fewer workers). */

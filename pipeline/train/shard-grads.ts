@@ -6,8 +6,6 @@
  * normalises by its own statistics, as in ordinary data-parallel training without synchronised BN).
  */
 import * as tf from '@tensorflow/tfjs';
-import type { BackendName } from '../models/backend.ts';
-import type { ArchSpec } from '../models/patch-classifier.ts';
 import { bceTensor } from './score.ts';
 
 export interface ShardGradients {
@@ -64,25 +62,4 @@ export function writeFlat(vars: tf.Variable[], flat: Float32Array): void {
     at += v.size;
   }
   if (at !== flat.length) throw new Error(`flat weights: ${flat.length} values for ${at} model values`);
-}
-
-/** A 'train-grads' task (workers/train-grads.ts): one shard of a batch and the broadcast weights. */
-export interface TrainGradsTask {
-  backend: BackendName;
-  arch: ArchSpec;
-  /** All model weights (trainable and not, in model.weights order). */
-  weights: Float32Array;
-  x: Float32Array;
-  y: Float32Array;
-  patchSize: number;
-  batchTotal: number;
-}
-
-export interface TrainGradsResult {
-  loss: number;
-  perSample: Float32Array;
-  /** Trainable-weight gradients, concatenated in model.trainableWeights order. */
-  grads: Float32Array;
-  /** Non-trainable weights (batch-norm moving mean/variance) after this shard's forward pass. */
-  state: Float32Array;
 }
