@@ -216,6 +216,7 @@ describe('wsi count on a synthetic plate (end to end)', () => {
         [path.join(dir, 'plate1'), '--out', 'x.csv', '--well-pattern', '(x'],
         /not a valid regular expression/,
       ],
+      [[path.join(dir, 'plate1'), '--out', 'x.csv', '--queue', 'redis://127.0.0.1:9'], /--queue needs --db/],
     ];
     for (const [argv, message] of cases) {
       await expect(countCommand.run(argv)).rejects.toThrow(message);
