@@ -10,6 +10,7 @@ import { generateSyntheticSet } from '../fixtures/camelyon/generate.ts';
 import type { LesionCounts } from '../fixtures/camelyon/scene.ts';
 import { main } from '../pipeline/cli.ts';
 import { rocAuc } from '../pipeline/eval/auc.ts';
+import { openSlide } from '../pipeline/slide/index.ts';
 import { openStore } from '../pipeline/store/db.ts';
 import { tempDir } from './helpers/paths.ts';
 
@@ -154,7 +155,49 @@ describe('wsi camelyon', () => {
     } finally {
       again.close();
     }
-    // Two full studies (train, heatmaps, out-of-distribution statistics, embeddings, MIL) on a loaded machine.
+
+    // Third run, same --out, another test folder whose slides are named like the first (test_001, test_002)
+    // but hold other pixels: the report lists the new slides' own scores, never rows of the old ones.
+    const testDir2 = join(tmp.path, 'test-b');
+    await generateSyntheticSet({
+      slides: 2,
+      size: 1536,
+      tumourShare: 0.5,
+      lesions,
+      out: testDir2,
+      seed: 33,
+      prefix: 'test',
+    });
+    expect(await main(argv.map((a) => (a === testDir ? testDir2 : a)))).toBe(0);
+    const second = JSON.parse(readFileSync(join(outDir, 'report.json'), 'utf8'));
+    const check = openStore(join(outDir, 'study.sqlite'));
+    try {
+      expect((check.db.prepare('SELECT COUNT(*) AS n FROM slides').get() as { n: number }).n).toBe(6);
+      const ids = new Map<string, string>();
+      for (const name of ['test_001', 'test_002']) {
+        const slide = await openSlide(join(testDir2, 'slides', `${name}.tif`));
+        ids.set(name, slide.id);
+        await slide.close();
+      }
+      const scoreOf = (kind: string, id: string) =>
+        (
+          check.db
+            .prepare(
+              `SELECT r.score FROM slide_results r JOIN runs u ON u.id = r.run_id
+               WHERE u.kind = ? AND r.slide_id = ? ORDER BY u.id DESC LIMIT 1`,
+            )
+            .get(kind, id) as { score: number }
+        ).score;
+      const listed = second.perSlide as { name: string; fcn: number; mil: number }[];
+      expect(listed.map((s) => s.name).sort()).toEqual(['test_001', 'test_002']);
+      for (const s of listed) {
+        expect(s.fcn).toBeCloseTo(scoreOf('infer', ids.get(s.name) as string), 9);
+        expect(s.mil).toBeCloseTo(scoreOf('mil', ids.get(s.name) as string), 9);
+      }
+    } finally {
+      check.close();
+    }
+    // Three full studies (train, heatmaps, out-of-distribution statistics, embeddings, MIL) on a loaded machine.
   }, 300_000);
 
   it('refuses folders that are not CAMELYON-style with a one-line error', async () => {

@@ -43,9 +43,10 @@ export function* iterateBags(
   options: { labels?: Map<string, 0 | 1>; onlyKeys?: Set<string> } = {},
 ): Generator<StoredBag> {
   for (const slide of doneSlidesOfRun(store, run.id)) {
+    // Labels and keys may name a slide by its content id (exact) or by its name key (a label).
     const key = slideKey(slide.name);
-    if (options.onlyKeys && !options.onlyKeys.has(key)) continue;
-    const label = options.labels?.get(key);
+    if (options.onlyKeys && !options.onlyKeys.has(slide.id) && !options.onlyKeys.has(key)) continue;
+    const label = options.labels?.get(slide.id) ?? options.labels?.get(key);
     if (options.labels && label === undefined) continue;
     const bag = storedBag(store, run, slide, label);
     if (bag) yield bag;

@@ -147,6 +147,9 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
       throw new WsiError('STAGE', failureSummary(heatmaps.report.failed, all.length));
     }
     const inferRun = { id: heatmaps.runId };
+    // Slides are their content ids from here on: a name is only a label (two sets may reuse names).
+    const ids = new Map(heatmaps.slides.map((h) => [h.source, h.slideId as string]));
+    const idOf = (sl: StudySlide): string => ids.get(sl.path) as string;
 
     // 3. Embeddings on the heatmap grid, thinned to one patch per spacing.
     const meta = readModelMeta(classifierDir);
@@ -158,7 +161,7 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
           modelDir: classifierDir,
           pool: o.pool,
           patchesRun: inferRun.id,
-          spacing: o.spacingUm / slideMpp(store, all[0]),
+          spacing: o.spacingUm / slideMpp(store, all[0], idOf(all[0])),
           dtype: 'float16',
         },
       ),
@@ -168,7 +171,7 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
 
     // 4. Attention-MIL from slide labels only.
     await initBackend({ log: o.log });
-    const trainLabels = new Map(train.slides.map((s) => [slideKey(s.name), s.label]));
+    const trainLabels = new Map(train.slides.map((s) => [idOf(s), s.label]));
     const milRun = runByOutDir(store, 'mil-train', milDir);
     await timed('attention-MIL training', async () => {
       if (milRun?.status === 'done' && existsSync(join(milDir, 'mil.json')))
@@ -181,7 +184,7 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
         log: o.log,
       });
     });
-    const labels = new Map(all.map((s) => [slideKey(s.name), s.label]));
+    const labels = new Map(all.map((s) => [idOf(s), s.label]));
     const mil = await timed('attention-MIL inference', () =>
       inferMilToStore(store, { modelDir: milDir, embedRun: embed.runId, labels }),
     );
@@ -196,6 +199,7 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
         inferRunId: inferRun.id,
         embedRunId: embed.runId,
         milRunId: mil.runId,
+        idOf,
         classifier: { dir: classifierDir, meta },
         milDir,
         timings,
@@ -207,10 +211,10 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
   }
 }
 
-function slideMpp(store: Store, slide: StudySlide): number {
-  const row = store.db
-    .prepare('SELECT mpp_x FROM slides WHERE name = ? ORDER BY added_at DESC LIMIT 1')
-    .get(slide.path.split('/').pop()) as { mpp_x: number | null } | undefined;
+function slideMpp(store: Store, slide: StudySlide, id: string): number {
+  const row = store.db.prepare('SELECT mpp_x FROM slides WHERE id = ?').get(id) as
+    | { mpp_x: number | null }
+    | undefined;
   if (!row?.mpp_x) throw new ConfigError(`${slide.path} does not record its µm/px`);
   return row.mpp_x;
 }
@@ -223,6 +227,8 @@ interface EvalInputs {
   inferRunId: number;
   embedRunId: number;
   milRunId: number;
+  /** A study slide's content id (results are looked up by it, never by name). */
+  idOf: (s: StudySlide) => string;
   classifier: { dir: string; meta: ReturnType<typeof readModelMeta> };
   milDir: string;
   timings: Record<string, number>;
@@ -234,14 +240,15 @@ function aucOrNull(scores: number[], labels: (0 | 1)[], seed: number): AucWithCi
 }
 
 async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> {
-  const testKeys = new Set(e.test.map((s) => slideKey(s.name)));
+  const { idOf } = e;
+  const testKeys = new Set(e.test.map(idOf));
   const testLabels = e.test.map((s) => s.label);
   // FCN: slide score = max patch score; detections by NMS over the heatmap, FROC against the XML.
-  const fcnScores = new Map(slideResultsOfRun(store, e.inferRunId).map((r) => [slideKey(r.name), r.score]));
+  const fcnScores = new Map(slideResultsOfRun(store, e.inferRunId).map((r) => [r.slideId, r.score]));
   const points = new Map<string, { x: number; y: number; score: number }[]>();
   let footprint = 0;
   for (const p of scoredPatchesOfRun(store, e.inferRunId)) {
-    const key = slideKey(p.slideName);
+    const key = p.slideId;
     if (!testKeys.has(key)) continue;
     footprint = p.width;
     const list = points.get(key) ?? [];
@@ -249,17 +256,17 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
     points.set(key, list);
   }
   let froc: FrocReport | null = null;
-  const truths = new Map(e.test.map((s) => [slideKey(s.name), truthOf(s)]));
+  const truths = new Map(e.test.map((s) => [idOf(s), truthOf(s)]));
   if ([...truths.values()].some((t) => t?.tumour.length)) {
     const geometry = new Map(
       (
-        store.db.prepare('SELECT name, width, height, mpp_x AS mpp FROM slides').all() as {
-          name: string;
+        store.db.prepare('SELECT id, width, height, mpp_x AS mpp FROM slides').all() as {
+          id: string;
           width: number;
           height: number;
           mpp: number | null;
         }[]
-      ).map((r) => [slideKey(r.name), r]),
+      ).map((r) => [r.id, r]),
     );
     try {
       froc = evaluateFroc({
@@ -273,28 +280,25 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
         },
         defaultMpp: 0.25,
       });
+      // The report names slides by their labels; FROC was keyed by content id.
+      const nameOf = new Map(e.test.map((s) => [idOf(s), s.name]));
+      froc = { ...froc, perSlide: froc.perSlide.map((p) => ({ ...p, name: nameOf.get(p.name) ?? p.name })) };
     } catch (err) {
       // Only ITC-sized lesions in the test truth: FROC is undefined, the rest of the report still holds.
       if (!(err instanceof ConfigError)) throw err;
     }
   }
-  const fcnSlideScores = e.test.map((s) => fcnScores.get(slideKey(s.name)) ?? 0);
+  const fcnSlideScores = e.test.map((s) => fcnScores.get(idOf(s)) ?? 0);
   const fcnAuc = aucOrNull(fcnSlideScores, testLabels, e.options.seed);
 
-  const milResults = new Map(slideResultsOfRun(store, e.milRunId).map((r) => [slideKey(r.name), r]));
-  const milScores = e.test.map((s) => milResults.get(slideKey(s.name))?.score ?? 0);
+  const milResults = new Map(slideResultsOfRun(store, e.milRunId).map((r) => [r.slideId, r]));
+  const milScores = e.test.map((s) => milResults.get(idOf(s))?.score ?? 0);
   const milAuc = aucOrNull(milScores, testLabels, e.options.seed);
 
-  // OOD hook: the FCN run's verdicts (pipeline/ood), by slide name.
-  const slideIds = new Map(
-    (store.db.prepare('SELECT id, name FROM slides').all() as { id: string; name: string }[]).map((r) => [
-      slideKey(r.name),
-      r.id,
-    ]),
-  );
+  // OOD hook: the FCN run's verdicts (pipeline/ood), by slide id.
   const verdicts = readOodVerdicts(store, e.inferRunId);
-  const oodOf = (name: string) => {
-    const v = verdicts.get(slideIds.get(slideKey(name)) ?? '');
+  const oodOf = (sl: StudySlide) => {
+    const v = verdicts.get(idOf(sl));
     return v ? { outOfDistribution: v.outOfDistribution, oodReason: v.reason } : {};
   };
 
@@ -310,8 +314,8 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
   const attention = e.test
     .filter((s) => s.label === 1)
     .flatMap((s) => {
-      const truth = truths.get(slideKey(s.name));
-      const result = milResults.get(slideKey(s.name));
+      const truth = truths.get(idOf(s));
+      const result = milResults.get(idOf(s));
       if (!truth || !result) return [];
       const rows = store.db
         .prepare(
@@ -337,7 +341,7 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
   const galleryDir = join(e.outDir, 'gallery');
   mkdirSync(galleryDir, { recursive: true });
   const ranked = e.test
-    .map((s) => ({ s, r: milResults.get(slideKey(s.name)) }))
+    .map((s) => ({ s, r: milResults.get(idOf(s)) }))
     .filter((x) => x.r)
     .sort((a, b) => (b.r?.score ?? 0) - (a.r?.score ?? 0))
     .slice(0, 3);
@@ -394,7 +398,7 @@ async function evaluateStudy(store: Store, e: EvalInputs): Promise<StudyReport> 
       label: s.label,
       fcn: fcnSlideScores[i],
       mil: milScores[i],
-      ...oodOf(s.name),
+      ...oodOf(s),
     })),
     timings: e.timings,
   };

@@ -59,9 +59,10 @@ export async function trainMilFromStore(store: Store, o: MilTrainOptions) {
   const valKeys = o.valLabels ? new Set(o.valLabels.keys()) : undefined;
   let train: StoredBag[] = loadBags(store, embed, { labels: o.labels });
   let val: StoredBag[] = o.valLabels ? loadBags(store, embed, { labels: o.valLabels }) : [];
-  if (valKeys) train = train.filter((b) => !valKeys.has(slideKey(b.slideName)));
+  const keysOf = (b: StoredBag) => [b.id, slideKey(b.slideName)];
+  if (valKeys) train = train.filter((b) => !keysOf(b).some((k) => valKeys.has(k)));
   const missing = [...o.labels.keys()].filter(
-    (k) => !train.some((b) => slideKey(b.slideName) === k) && !valKeys?.has(k),
+    (k) => !train.some((b) => keysOf(b).includes(k)) && !valKeys?.has(k),
   );
   if (train.length === 0) {
     throw new ConfigError(

@@ -22,7 +22,7 @@ export interface MilInferOptions {
   embedRun?: number;
   /** Restrict to these slide keys (names without extension, lower case). */
   onlyKeys?: Set<string>;
-  /** Reference labels, stored in details_json when known. */
+  /** Reference labels by slide id (or by name key), stored in details_json when known. */
   labels?: Map<string, 0 | 1>;
   threshold?: number;
   onSlide?(name: string, probability: number): void;
@@ -82,7 +82,7 @@ export function milInferStage(
         attention: attention[i],
         attentionNorm: norm[i],
       }));
-      const reference = o.labels?.get(slideKey(s.name));
+      const reference = o.labels?.get(s.id) ?? o.labels?.get(slideKey(s.name));
       writeSlideAttention(ctx.store, ctx.runId, s.id, rows, {
         score: probability,
         label: probability >= threshold ? 1 : 0,
