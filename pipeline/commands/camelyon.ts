@@ -2,7 +2,7 @@
 import { numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { runCamelyonStudy } from '../mil/camelyon-study.ts';
 import { createPool } from '../pool.ts';
-import { parseStainNormFlag } from '../stain/estimate.ts';
+import { ROBUST_FLAGS, robustFlags } from '../train/robust-defaults.ts';
 import type { Command } from './types.ts';
 
 const usage = `
@@ -22,8 +22,9 @@ or DIR, labels in DIR/reference.csv; e.g. made by \`wsi synth\`):
   --mpp M            classifier µm/px (default 1)
   --spacing-um U     one MIL instance per U µm of tissue (default 64)
   --mil-epochs N     attention-MIL epochs (default 80, early stopping on validation AUC)
-  --stain-norm M      none (default), reinhard, macenko or vahadane (wsi train --stain-norm)
-  --augment          strong augmentation when training the classifier (wsi train --augment)
+  --stain-norm M     none (default), reinhard, macenko or vahadane (wsi train --stain-norm)
+  --augmentation A   off, light (default) or strong augmentation when training the classifier
+                     (wsi train --augmentation); --augment = strong, --no-augment = off
   --seed N           default 1
   --workers N        worker threads (default 2)
 `;
@@ -47,8 +48,7 @@ export const command: Command = {
         'mil-epochs': { type: 'string' },
         seed: { type: 'string' },
         workers: { type: 'string' },
-        'stain-norm': { type: 'string' },
-        augment: { type: 'boolean' },
+        ...ROBUST_FLAGS,
       },
       false,
     );
@@ -65,8 +65,7 @@ export const command: Command = {
       milEpochs: numberFlag(p, 'mil-epochs', { integer: true, min: 1 }),
       seed: numberFlag(p, 'seed', { default: 1, integer: true }),
       workers,
-      stainNorm: parseStainNormFlag(stringFlag(p, 'stain-norm')),
-      augment: p.values.augment === true,
+      ...robustFlags(p),
     };
     const pool = createPool({ workers });
     try {

@@ -5,10 +5,9 @@ import { ConfigError } from '../errors.ts';
 import { ARCHS } from '../models/patch-classifier.ts';
 import { parseSamplerKind } from '../patches/samplers/index.ts';
 import { createProgress } from '../progress.ts';
-import { parseStainNormFlag } from '../stain/estimate.ts';
 import { openStore } from '../store/index.ts';
-import { STRONG_AUGMENT } from '../train/augment.ts';
 import { resolveSlidePaths } from '../train/dataset.ts';
+import { AUGMENT_LEVELS, ROBUST_FLAGS, robustFlags } from '../train/robust-defaults.ts';
 import { trainClassifier } from '../train/run-train.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../train/trainer.ts';
 import type { Command } from './types.ts';
@@ -31,10 +30,10 @@ options:
   --floor 0.1             CASED: share of each class's probability spread uniformly (no patch at 0)
   --refresh-every 50 --refresh-size 256   CASED: re-score this many patches every K steps
   --val-every 50          validation AUC (and checkpoint) every K steps
-  --no-augment            no flips/rotations/H&E jitter
   --annotations-from-db   also use the annotations drawn in the viewer (tumour; normal = not tumour even
                           inside a file's outline; exclude = patches left out); --annotations becomes optional
-  --augment               strong augmentation: H&E jitter σ 0.2, brightness, contrast, blur, JPEG quality
+  --augmentation A        off, light (default: flips, 90° rotations, H&E jitter σ 0.05) or strong (H&E jitter
+                          σ 0.2, brightness, contrast, blur, JPEG quality); --augment = strong, --no-augment = off
   --stain-norm M          none (default), reinhard, macenko or vahadane: every slide mapped to the training
                           slides' pooled stain; the target is saved with the model and used by wsi infer/embed
   --train-workers N       data-parallel threads, each takes a share (>= 8) of every batch (default: cores)
@@ -67,9 +66,7 @@ export const command: Command = {
         'refresh-every': { type: 'string' },
         'refresh-size': { type: 'string' },
         'val-every': { type: 'string' },
-        'no-augment': { type: 'boolean' },
-        augment: { type: 'boolean' },
-        'stain-norm': { type: 'string' },
+        ...ROBUST_FLAGS,
         'train-workers': { type: 'string' },
         quiet: { type: 'boolean' },
         'annotations-from-db': { type: 'boolean' },
@@ -88,6 +85,8 @@ export const command: Command = {
     if (!arch)
       throw new ConfigError(`--arch must be one of ${Object.keys(ARCHS).join(', ')}, got '${archName}'`);
     const mpp = numberFlag(p, 'mpp', { default: 1, min: 0.05, max: 64 });
+    const robust = robustFlags(p);
+    const stainNorm = robust.stainNorm;
     const config: TrainConfig = {
       ...DEFAULT_TRAIN,
       sampler: parseSamplerKind(stringFlag(p, 'sampler', true)),
@@ -123,15 +122,8 @@ export const command: Command = {
       }),
       valEvery: numberFlag(p, 'val-every', { default: DEFAULT_TRAIN.valEvery, integer: true, min: 1 }),
       arch,
-      augment: boolFlag(p, 'no-augment')
-        ? { geometric: false, stainScale: 0, stainShift: 0 }
-        : boolFlag(p, 'augment')
-          ? STRONG_AUGMENT
-          : DEFAULT_TRAIN.augment,
+      augment: AUGMENT_LEVELS[robust.augment],
     };
-    const stainNorm = parseStainNormFlag(stringFlag(p, 'stain-norm'));
-    if (boolFlag(p, 'augment') && boolFlag(p, 'no-augment'))
-      throw new ConfigError('--augment and --no-augment contradict each other');
     const quiet = boolFlag(p, 'quiet');
     const store = openStore(dbPath);
     try {

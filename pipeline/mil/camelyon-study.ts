@@ -25,12 +25,13 @@ import { failureSummary } from '../stage/run-stage.ts';
 import { embedSlides } from '../stages/embed.ts';
 import { inferSlides } from '../stages/infer.ts';
 import { inferMilToStore } from '../stages/mil-infer.ts';
+import { parseStainNormFlag } from '../stain/estimate.ts';
 import type { StainMethod } from '../stain/types.ts';
 import { openStore, type Store } from '../store/db.ts';
 import { runByOutDir, slideResultsOfRun } from '../store/mil-queries.ts';
 import { scoredPatchesOfRun } from '../store/training-queries.ts';
-import { STRONG_AUGMENT } from '../train/augment.ts';
 import { hasCheckpoint } from '../train/checkpoint.ts';
+import { AUGMENT_LEVELS, type AugmentLevel, ROBUST_DEFAULTS } from '../train/robust-defaults.ts';
 import { trainClassifier } from '../train/run-train.ts';
 import { DEFAULT_TRAIN } from '../train/trainer.ts';
 import { attentionMassInTumour } from './attention-mass.ts';
@@ -56,9 +57,9 @@ export interface StudyOptions {
   /** One MIL instance per this many µm. */
   spacingUm: number;
   milEpochs?: number;
-  /** Passed to training (stain normalisation and strong augmentation; see `wsi train`). */
-  stainNorm?: StainMethod;
-  augment?: boolean;
+  /** Passed to training (see `wsi train`); absent = ROBUST_DEFAULTS (pipeline/train/robust-defaults.ts). */
+  stainNorm?: StainMethod | 'none';
+  augment?: AugmentLevel;
   seed: number;
   pool: WorkerPool;
   workers: number;
@@ -119,10 +120,10 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
           seed: o.seed,
           valEvery: Math.max(1, Math.min(50, Math.floor(o.trainSteps / 4))),
           batchSize: o.trainBatch ?? DEFAULT_TRAIN.batchSize,
-          ...(o.augment ? { augment: STRONG_AUGMENT } : {}),
+          augment: AUGMENT_LEVELS[o.augment ?? ROBUST_DEFAULTS.augment],
         },
         resume: hasCheckpoint(classifierDir),
-        stainNorm: o.stainNorm,
+        stainNorm: parseStainNormFlag(o.stainNorm ?? ROBUST_DEFAULTS.stainNorm),
       });
     } finally {
       trainStore.close();
