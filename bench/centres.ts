@@ -8,25 +8,25 @@
  * 2. Leave-one-centre-out: for each held-out pool centre in turn, a study folder trains on the other pool
  *    centres' first slides (half tumour) and tests on the held-out centre's slides (symlinks, OUT/splits/).
  * 3. For every setting (none, reinhard, macenko, vahadane, augment, and the best normaliser + augment) and
- *    seed, `wsi camelyon` with every flag explicit (so the figures do not depend on the defaults of the
+ *    seed (the first --phase settings for all seeds first, so a stopped run has those complete), `wsi camelyon` with every flag explicit (so the figures do not depend on the defaults of the
  *    day), each study in its own OUT/studies/<held-out>/<setting>/seed<S>/; a study whose report.json
  *    exists is skipped, so a killed benchmark resumes.
  * 4. OOD: the verdict of every held-out test slide (report.json perSlide[].outOfDistribution), and, against
  *    the same classifier's saved training statistics, of held-out slides from the training centres (not
  *    trained on), of `far` slides and of `wrong-scale` slides.
- * Writes bench/centres.md (bench/centres-report.ts); the last stdout line is one JSON object, with the best
+ * Writes bench/centres.md (bench/centres/report.ts); the last stdout line is one JSON object, with the best
  * setting's mean attention-MIL AUC as a ratio against "none" measured in the same run.
  *
  *   npx tsx bench/centres.ts [--centres reference,pale-blue,purple-eosin] [--train-per-centre 4]
  *     [--test-per-centre 6] [--slides-per-centre 8] [--ood-slides 6] [--size 2048] [--seeds 1,2,3]
- *     [--settings none,reinhard,macenko,vahadane,augment,combo] [--combo macenko+augment]
+ *     [--settings none,augment,macenko,combo,reinhard,vahadane] [--phase 4] [--combo macenko+augment]
  *     [--train-steps 50] [--train-batch 16] [--mil-epochs 20] [--workers 2] [--out out/bench-centres]
  *     [--report-only] [--md bench/centres.md]
  */
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
-import { join, relative, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { CENTRES } from '../fixtures/camelyon/centre.ts';
 import { numberFlag, parseFlags, stringFlag } from '../pipeline/args.ts';
 import { ConfigError } from '../pipeline/errors.ts';
@@ -43,7 +43,7 @@ import {
   type StudyRun,
   type Summary,
   summarise,
-} from './centres-report.ts';
+} from './centres/report.ts';
 
 const repoRoot = resolve(import.meta.dirname, '..');
 const argv = process.argv.slice(2);
@@ -57,6 +57,7 @@ const p = parseFlags(argv, {
   seeds: { type: 'string' },
   settings: { type: 'string' },
   combo: { type: 'string' },
+  phase: { type: 'string' },
   'train-steps': { type: 'string' },
   'train-batch': { type: 'string' },
   'mil-epochs': { type: 'string' },
@@ -77,7 +78,8 @@ if (Math.max(trainPer, testPer) > perCentre)
 const oodSlides = numberFlag(p, 'ood-slides', { default: 6, integer: true, min: 1 });
 const size = numberFlag(p, 'size', { default: 2048, integer: true, min: 1024 });
 const seeds = (stringFlag(p, 'seeds') ?? '1,2,3').split(',').map(Number);
-const settingNames = (stringFlag(p, 'settings') ?? 'none,reinhard,macenko,vahadane,augment,combo').split(',');
+const settingNames = (stringFlag(p, 'settings') ?? 'none,augment,macenko,combo,reinhard,vahadane').split(',');
+const phaseSize = numberFlag(p, 'phase', { default: 4, integer: true, min: 1 });
 const trainSteps = numberFlag(p, 'train-steps', { default: 50, integer: true, min: 1 });
 const trainBatch = numberFlag(p, 'train-batch', { default: 16, integer: true, min: 2 });
 const milEpochs = numberFlag(p, 'mil-epochs', { default: 20, integer: true, min: 1 });
@@ -184,8 +186,9 @@ async function synthCentre(centre: string, slides: number, commands: string[]): 
   }
   return (current() as { slides: ManifestSlide[] }).slides.map((s) => ({
     ...s,
-    file: resolve(dir, s.file),
-    annotation: s.annotation ? resolve(dir, s.annotation) : null,
+    // The manifest keeps paths as synth was given them: rebuild them from the set's layout.
+    file: join(dir, 'slides', basename(s.file)),
+    annotation: s.annotation ? join(dir, 'annotations', basename(s.annotation)) : null,
   }));
 }
 
@@ -422,17 +425,19 @@ async function main(): Promise<void> {
     writeFileSync(MD, renderCentresReport(result, summary));
     return summary;
   };
-  // Seed-major, so a benchmark stopped early still has every setting and centre at the first seeds.
-  for (const seed of seeds) {
-    for (const name of settingNames) {
-      const setting = parseSetting(name === 'combo' ? chooseCombo(runs) : name);
-      for (const split of pool) {
-        const r = await runStudy(split, setting, seed);
-        runs.push(r);
-        if (r.status !== 'missing') await write(false);
+  // The first --phase settings run for every seed before the rest, each phase seed-major: a benchmark
+  // stopped early has the most important settings complete.
+  const phases = [settingNames.slice(0, phaseSize), settingNames.slice(phaseSize)].filter((x) => x.length);
+  for (const phase of phases)
+    for (const seed of seeds)
+      for (const name of phase) {
+        const setting = parseSetting(name === 'combo' ? chooseCombo(runs) : name);
+        for (const split of pool) {
+          const r = await runStudy(split, setting, seed);
+          runs.push(r);
+          if (r.status !== 'missing') await write(false);
+        }
       }
-    }
-  }
   const summary = await write(true);
   log(`wrote ${rel(MD)}`);
   process.stdout.write(`${JSON.stringify(summary.json)}\n`);

@@ -1,7 +1,7 @@
 /** Figures and markdown of the multi-centre benchmark (bench/centres.ts): tables, paired comparisons, OOD rates. */
-import type { StudyReport } from '../pipeline/mil/camelyon-report.ts';
-import type { StainMethod } from '../pipeline/stain/types.ts';
-import type { AugmentLevel } from '../pipeline/train/robust-defaults.ts';
+import type { StudyReport } from '../../pipeline/mil/camelyon-report.ts';
+import type { StainMethod } from '../../pipeline/stain/types.ts';
+import type { AugmentLevel } from '../../pipeline/train/robust-defaults.ts';
 
 export interface Setting {
   name: string;
