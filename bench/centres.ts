@@ -419,6 +419,7 @@ async function main(): Promise<void> {
       ood: await oodRows(runs, inDist, far, wrongScale),
       benchWallS: (performance.now() - t0) / 1000,
       reportOnly: p.values['report-only'] === true,
+      comboGiven: stringFlag(p, 'combo'),
       final,
     };
     const summary = summarise(result);
