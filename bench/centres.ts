@@ -413,6 +413,8 @@ async function main(): Promise<void> {
         trainBatch,
         milEpochs,
         workers,
+        settings: settingNames,
+        phase: phaseSize,
       },
       synthCommands,
       runs,
