@@ -12,6 +12,7 @@
  *  - GDAL_NODATA (42113) = "nan".
  * Little-endian, one IFD, written in one buffer (a heatmap is at most 8192² cells, 256 MiB raw).
  */
+import { endianness } from 'node:os';
 import { deflateSync } from 'node:zlib';
 
 export interface Float32TiffOptions {
@@ -79,6 +80,14 @@ const rationalEntry = (tag: number, v: number): Entry => {
   return { tag, type: RATIONAL, count: 1, bytes: b };
 };
 
+/** The samples as little-endian bytes (a view on little-endian machines, a copy otherwise). */
+function littleEndianBytes(v: Float32Array): Buffer {
+  if (endianness() === 'LE') return Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+  const b = Buffer.alloc(v.length * 4);
+  for (let k = 0; k < v.length; k++) b.writeFloatLE(v[k], 4 * k);
+  return b;
+}
+
 /** Rows per strip: about 64 KiB of samples each. */
 function rowsPerStrip(width: number, height: number): number {
   return Math.max(1, Math.min(height, Math.floor(65536 / (4 * width))));
@@ -96,9 +105,7 @@ export function encodeFloat32Tiff(
   const strips: Buffer[] = [];
   for (let y = 0; y < height; y += rps) {
     const rows = Math.min(rps, height - y);
-    const raw = Buffer.alloc(rows * width * 4);
-    for (let k = 0; k < rows * width; k++) raw.writeFloatLE(values[y * width + k], 4 * k);
-    strips.push(deflateSync(raw));
+    strips.push(deflateSync(littleEndianBytes(values.subarray(y * width, (y + rows) * width))));
   }
   // Resolution: pixels per cm of slide (1 cm = 10⁴ µm) when µm/px is known.
   const perX = o.mpp ? 1e4 / (o.stepX * o.mpp) : 1 / o.stepX;
