@@ -6,12 +6,13 @@
  * patch is, and its tags place it on the slide as the store says.
  */
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fromArrayBuffer } from 'geotiff';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../pipeline/cli.ts';
+import { encodeFloat32Tiff } from '../pipeline/export/tiff32.ts';
 import { colourOf } from '../pipeline/imaging/viridis.ts';
 import { latticeValues, patchLattice } from '../pipeline/patches/lattice.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
@@ -249,6 +250,41 @@ describe('float TIFF heatmap', () => {
       strideX: 128,
       strideY: 128,
     });
+  });
+
+  it('a many-strip image without µm/px reads back exactly, resolution in cells per level-0 pixel', async () => {
+    // 300 × 250 float32: 54 rows per 64 KiB strip, so five strips, the last one short.
+    const rng = createRng(7);
+    const v = new Float32Array(300 * 250).map((_, i) => (i % 11 === 0 ? Number.NaN : rng.next() * 1e3 - 500));
+    const file = join(tmp.path, 'strips.tif');
+    writeFileSync(
+      file,
+      encodeFloat32Tiff(300, 250, v, {
+        description: '{}',
+        originX: 4,
+        originY: 8,
+        stepX: 16,
+        stepY: 32,
+        mpp: null,
+      }),
+    );
+    const image = await (await fromArrayBuffer(readFileSync(file).buffer)).getImage();
+    const [back] = (await image.readRasters()) as unknown as Float32Array[];
+    expect(Object.is(back.length, v.length) && back.every((x, i) => Object.is(x, v[i]))).toBe(true);
+    expect(image.getOrigin().slice(0, 2)).toEqual([4, 8]);
+    expect(image.getResolution().slice(0, 2)).toEqual([16, 32]);
+    expect(await image.fileDirectory.loadValue('ResolutionUnit')).toBe(1);
+    if (!HAS_PYTHON) return;
+    const r = JSON.parse(
+      execFileSync('/usr/bin/python3', [join(repoRoot, 'tests/helpers/tiff_read.py'), file], {
+        encoding: 'utf8',
+        maxBuffer: 1 << 26,
+      }),
+    );
+    const expected = [...v].map((x) => (Number.isNaN(x) ? null : x));
+    expect(r.tifffile).toEqual(expected);
+    expect(r.pil).toEqual(expected);
+    expect(r.xResolution[0] / r.xResolution[1]).toBeCloseTo(1 / 16, 6);
   });
 
   it('--format png writes no TIFF, and a bad --format is refused', async () => {
