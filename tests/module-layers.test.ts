@@ -29,7 +29,8 @@ describe('module layers', () => {
         const inCommands = target.startsWith(`${path.join(pipelineDir, 'commands')}${path.sep}`);
         const inWorkers = target.startsWith(`${path.join(repoRoot, 'workers')}${path.sep}`);
         const inViewer = target.startsWith(`${path.join(repoRoot, 'viewer')}${path.sep}`);
-        if (inCommands || inWorkers || inViewer) upward.push(`${path.relative(repoRoot, file)} → ${m[1] ?? m[2]}`);
+        if (inCommands || inWorkers || inViewer)
+          upward.push(`${path.relative(repoRoot, file)} → ${m[1] ?? m[2]}`);
       }
     }
     expect(upward).toEqual([]);
