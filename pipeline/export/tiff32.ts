@@ -3,8 +3,8 @@
  * predictor so every reader's zlib path decodes it) that places the image on its slide with standard tags:
  *  - ImageDescription (270): a JSON description (origin, steps, patch size, µm/px);
  *  - XResolution/YResolution (282/283) + ResolutionUnit (296): pixels per centimetre of the slide when its
- *    µm/px is known (ImageJ/Fiji, QuPath and tifffile show the cell size in µm), else unit 1 (none) with
- *    cells per level-0 pixel;
+ *    µm/px is known (tifffile, Pillow and libvips report the cell size; ImageJ/Bio-Formats read the same tags),
+ *    else unit 1 (none) with cells per level-0 pixel;
  *  - GeoTIFF ModelPixelScale (33550) = (stepX, −stepY, 0) and ModelTiepoint (33922) = (0, 0, 0, originX,
  *    originY, 0) in level-0 pixel units, raster type PixelIsArea, no CRS (GTModelType user-defined): GDAL's
  *    geotransform and geotiff.js `getResolution()` then give (stepX, +stepY), y growing downward as level-0
