@@ -16,9 +16,10 @@ import { openSlide } from '../pipeline/slide/index.ts';
 import { openStore, type Store, upsertSlide } from '../pipeline/store/index.ts';
 import { moveVertex } from '../viewer/client/vertex-edit.ts';
 import { type RunningViewer, startViewer } from '../viewer/server/app.ts';
-import { CMU_PATH } from './fixtures/viewer-fixtures.ts';
+import { CMU_PATH, REPO_ROOT } from './fixtures/viewer-fixtures.ts';
 
 const CHROMIUM = '/usr/bin/chromium';
+const ARTIFACTS = join(REPO_ROOT, 'out/test-artifacts');
 const tmp = mkdtempSync(join(tmpdir(), 'wsi-e2e-annotate-edit-'));
 const db = join(tmp, 'v.sqlite');
 let store: Store;
@@ -306,6 +307,7 @@ describe.skipIf(!existsSync(CHROMIUM))('vertex editing in Chromium', () => {
     await settle();
     await page.locator(`[data-testid=annotation-edit][data-id="${poly.id}"]`).click();
     await page.waitForSelector('[data-testid=vertex-handle][data-index="2"]');
+    await page.screenshot({ path: join(ARTIFACTS, 'annotate-edit-vertices.png') });
     const after = await handleCentre(1);
     const [shouldBe] = await toPage([moved[1]]);
     expect(Math.hypot(after.x - shouldBe.x, after.y - shouldBe.y)).toBeLessThan(1);
