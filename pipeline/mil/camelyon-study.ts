@@ -89,8 +89,9 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
     mpp: o.mpp,
     spacingUm: o.spacingUm,
     milEpochs: o.milEpochs ?? null,
-    stainNorm: o.stainNorm ?? 'none',
-    augment: o.augment === true,
+    // The effective values (defaults resolved), so a changed default is a changed setting.
+    stainNorm: o.stainNorm ?? ROBUST_DEFAULTS.stainNorm,
+    augment: o.augment ?? ROBUST_DEFAULTS.augment,
     seed: o.seed,
     trainSlides: trainingSlidesKey(train.slides),
   });
