@@ -399,7 +399,7 @@ export function renderCentresReport(b: BenchResult, s: Summary): string {
     'Study folders `OUT/splits/<held-out>/{train,test}/{slides,annotations}` are symlinks to those slides: training ' +
       `= the first ${o.trainPer / 2} tumour and ${o.trainPer / 2} normal slides of each other pool centre, test = the first ` +
       `${o.testPer / 2} tumour and ${o.testPer / 2} normal of the held-out centre; in-distribution OOD slides = each ` +
-      "training centre's remaining slides. One command per study (wall s, CPU s, 1-min load at start→end):",
+      "training centre's remaining slides. One command per study (wall s, CPU s, 1-min load at start→end; – = the study was resumed after an interruption, so its time is not comparable):",
   );
   L.push('');
   L.push('| held out | setting | seed | MIL AUC | FCN AUC | FROC | wall s | CPU s | load | command |');

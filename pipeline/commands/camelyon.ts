@@ -2,7 +2,7 @@
 import { numberFlag, parseFlags, stringFlag } from '../args.ts';
 import { runCamelyonStudy } from '../mil/camelyon-study.ts';
 import { createPool } from '../pool.ts';
-import { ROBUST_FLAGS, robustFlags } from '../train/robust-defaults.ts';
+import { ROBUST_DEFAULTS, ROBUST_FLAGS, robustFlags } from '../train/robust-defaults.ts';
 import type { Command } from './types.ts';
 
 const usage = `
@@ -22,9 +22,9 @@ or DIR, labels in DIR/reference.csv; e.g. made by \`wsi synth\`):
   --mpp M            classifier µm/px (default 1)
   --spacing-um U     one MIL instance per U µm of tissue (default 64)
   --mil-epochs N     attention-MIL epochs (default 80, early stopping on validation AUC)
-  --stain-norm M     none (default), reinhard, macenko or vahadane (wsi train --stain-norm)
-  --augmentation A   off, light (default) or strong augmentation when training the classifier
-                     (wsi train --augmentation); --augment = strong, --no-augment = off
+  --stain-norm M     none, reinhard, macenko or vahadane (wsi train --stain-norm; default ${ROBUST_DEFAULTS.stainNorm})
+  --augmentation A   off, light or strong augmentation when training the classifier (wsi train --augmentation;
+                     default ${ROBUST_DEFAULTS.augment}); --augment = strong, --no-augment = off
   --seed N           default 1
   --workers N        worker threads (default 2)
 `;

@@ -7,7 +7,7 @@ import { parseSamplerKind } from '../patches/samplers/index.ts';
 import { createProgress } from '../progress.ts';
 import { openStore } from '../store/index.ts';
 import { resolveSlidePaths } from '../train/dataset.ts';
-import { AUGMENT_LEVELS, ROBUST_FLAGS, robustFlags } from '../train/robust-defaults.ts';
+import { AUGMENT_LEVELS, ROBUST_DEFAULTS, ROBUST_FLAGS, robustFlags } from '../train/robust-defaults.ts';
 import { trainClassifier } from '../train/run-train.ts';
 import { DEFAULT_TRAIN, type TrainConfig } from '../train/trainer.ts';
 import type { Command } from './types.ts';
@@ -32,10 +32,11 @@ options:
   --val-every 50          validation AUC (and checkpoint) every K steps
   --annotations-from-db   also use the annotations drawn in the viewer (tumour; normal = not tumour even
                           inside a file's outline; exclude = patches left out); --annotations becomes optional
-  --augmentation A        off, light (default: flips, 90° rotations, H&E jitter σ 0.05) or strong (H&E jitter
-                          σ 0.2, brightness, contrast, blur, JPEG quality); --augment = strong, --no-augment = off
-  --stain-norm M          none (default), reinhard, macenko or vahadane: every slide mapped to the training
-                          slides' pooled stain; the target is saved with the model and used by wsi infer/embed
+  --augmentation A        off, light (flips, 90° rotations, H&E jitter σ 0.05) or strong (H&E jitter σ 0.2,
+                          brightness, contrast, blur, JPEG quality); default ${ROBUST_DEFAULTS.augment} (bench/centres.md);
+                          --augment = strong, --no-augment = off
+  --stain-norm M          none, reinhard, macenko or vahadane: every slide mapped to the training slides' pooled
+                          stain; the target is saved with the model and used by wsi infer/embed; default ${ROBUST_DEFAULTS.stainNorm}
   --train-workers N       data-parallel threads, each takes a share (>= 8) of every batch (default: cores)
 `;
 
