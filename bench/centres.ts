@@ -87,6 +87,12 @@ const workers = numberFlag(p, 'workers', { default: 2, integer: true, min: 1 });
 const OUT = resolve(repoRoot, stringFlag(p, 'out') ?? 'out/bench-centres');
 const MD = resolve(repoRoot, stringFlag(p, 'md') ?? 'bench/centres.md');
 const LESIONS = 'small:1-1,large:0-0,itc:0-0';
+const reportOnly = p.values['report-only'] === true;
+/** The command that reproduces the figures (without the re-rendering flags). */
+const benchCommand = [
+  'npx tsx bench/centres.ts',
+  ...argv.filter((a, i) => a !== '--report-only' && a !== '--md' && argv[i - 1] !== '--md'),
+].join(' ');
 const started = performance.now();
 const log = (s: string): void => {
   process.stderr.write(`[${((performance.now() - started) / 1000).toFixed(0)}s] ${s}\n`);
@@ -246,7 +252,7 @@ async function runStudy(split: string, setting: Setting, seed: number): Promise<
   const reportFile = join(outDir, 'report.json');
   const timeFile = join(outDir, 'bench-time.json');
   if (!existsSync(reportFile)) {
-    if (p.values['report-only']) return { ...base, status: 'missing' };
+    if (reportOnly) return { ...base, status: 'missing' };
     mkdirSync(outDir, { recursive: true });
     const load0 = loadavg()[0];
     log(`study ${split} / ${setting.name} / seed ${seed}`);
@@ -380,8 +386,11 @@ async function main(): Promise<void> {
   for (const split of pool) {
     const train = pool.filter((c) => c !== split).flatMap((c) => balanced(slides.get(c) ?? [], trainPer));
     const test = balanced(slides.get(split) ?? [], testPer);
-    studyFolder(join(OUT, 'splits', split, 'train'), train);
-    studyFolder(join(OUT, 'splits', split, 'test'), test);
+    // --report-only may run beside a benchmark that is reading these folders: leave them alone.
+    if (!reportOnly) {
+      studyFolder(join(OUT, 'splits', split, 'train'), train);
+      studyFolder(join(OUT, 'splits', split, 'test'), test);
+    }
     const used = new Set(balanced(slides.get(split) ?? [], trainPer).map((s) => s.file));
     inDist.set(
       split,
@@ -398,7 +407,7 @@ async function main(): Promise<void> {
   const t0 = performance.now();
   const write = async (final: boolean): Promise<Summary> => {
     const result: BenchResult = {
-      command: `npx tsx bench/centres.ts ${argv.join(' ')}`.trim(),
+      command: benchCommand,
       commit: await gitHead(),
       date: new Date().toISOString().slice(0, 16).replace('T', ' '),
       options: {
@@ -420,7 +429,7 @@ async function main(): Promise<void> {
       runs,
       ood: await oodRows(runs, inDist, far, wrongScale),
       benchWallS: (performance.now() - t0) / 1000,
-      reportOnly: p.values['report-only'] === true,
+      reportOnly,
       comboGiven: stringFlag(p, 'combo'),
       final,
     };
