@@ -22,7 +22,7 @@ import { useBackend } from '../pipeline/models/backend.ts';
 import { DEFAULT_NORMALISATION } from '../pipeline/models/normalise.ts';
 import { archGeometry, buildPatchClassifier, SMALL_ARCH } from '../pipeline/models/patch-classifier.ts';
 import { Adam } from '../pipeline/train/adam.ts';
-import { augmentPatch, DEFAULT_AUGMENT } from '../pipeline/train/augment.ts';
+import { augmentPatch, DEFAULT_AUGMENT, drawAugment } from '../pipeline/train/augment.ts';
 import { createDataParallel } from '../pipeline/train/data-parallel.ts';
 import { bceTensor } from '../pipeline/train/score.ts';
 import { createRng } from '../pipeline/util/rng.ts';
@@ -81,7 +81,14 @@ function makeConfig(workers: number): Config {
   return {
     workers,
     async step() {
-      // As the trainer does: augment the batch here, then one step on 1 or 2 workers.
+      // As the trainer does: every sample's augmentation drawn here; 2 workers apply each shard's in its thread.
+      if (dp) {
+        const draws = Array.from({ length: B }, () => drawAugment(augRng, DEFAULT_AUGMENT));
+        const r = await dp.step({ pixels, draws, augment: DEFAULT_AUGMENT, norm: DEFAULT_NORMALISATION }, y);
+        adam.applyGradients(r.grads);
+        for (const g of r.grads) g.dispose();
+        return;
+      }
       for (let k = 0; k < B; k++)
         augmentPatch(
           pixels.subarray(k * per, (k + 1) * per),
@@ -93,12 +100,6 @@ function makeConfig(workers: number): Config {
           k * per,
           scratch,
         );
-      if (dp) {
-        const r = await dp.step(x, y);
-        adam.applyGradients(r.grads);
-        for (const g of r.grads) g.dispose();
-        return;
-      }
       const xt = tf.tensor4d(x, [B, P, P, 3]);
       const yt = tf.tensor1d(y);
       adam.minimize(
@@ -172,8 +173,7 @@ const [one, two] = summary;
 const speedup = two.best / one.best;
 const pairedMedian = median(results[1].map((r, i) => r.samplesPerS / results[0][i].samplesPerS));
 // Idle 2-core machine: a step lasts at least as long as its busiest thread and half the process's CPU.
-const bound = (s: (typeof summary)[number], threads: number[]) =>
-  Math.max(...threads, s.cpu / 2);
+const bound = (s: (typeof summary)[number], threads: number[]) => Math.max(...threads, s.cpu / 2);
 const cpuEstimate = bound(one, [one.main]) / bound(two, [two.main, two.worker]);
 const load1 = loadavg()[0];
 for (const [i, s] of summary.entries())
