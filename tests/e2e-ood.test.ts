@@ -7,14 +7,14 @@
  */
 import { existsSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSlide } from '../pipeline/slide/index.ts';
 import { type RunningViewer, startViewer } from '../viewer/server/app.ts';
 import { buildMilOodFixture, type MilOodFixture } from './fixtures/mil-ood-fixture.ts';
+import { CHROMIUM, openWatchedPage } from './helpers/chromium.ts';
 import { repoRoot, tempDir } from './helpers/paths.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(repoRoot, 'out/test-artifacts');
 const tmp = tempDir('e2e-ood');
 
@@ -23,7 +23,8 @@ let viewer: RunningViewer;
 let browser: Browser;
 let page: Page;
 /** Page errors, console errors and failed or >= 400 responses: the page must cause none. */
-const problems: string[] = [];
+let pageErrors: string[];
+let consoleErrors: string[];
 
 beforeAll(async () => {
   if (!existsSync(CHROMIUM)) return;
@@ -35,21 +36,7 @@ beforeAll(async () => {
     port: 0,
     log: () => undefined,
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on('pageerror', (e) => problems.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') problems.push(m.text());
-  });
-  page.on('requestfailed', (r) => {
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') problems.push(`failed: ${r.url()}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) problems.push(`${r.status()}: ${r.url()}`);
-  });
+  ({ browser, page, pageErrors, consoleErrors } = await openWatchedPage());
 }, 300_000);
 
 afterAll(async () => {
@@ -123,6 +110,7 @@ describe.skipIf(!existsSync(CHROMIUM))('out-of-distribution warnings and salienc
     expect(await page.isVisible('[data-testid=attention-ood]')).toBe(false);
     expect(await page.isVisible('[data-testid=heatmap-ood]')).toBe(false);
     expect(await page.textContent('#attention-run option')).not.toContain('OUT OF DISTRIBUTION');
-    expect(problems).toEqual([]);
+    expect(pageErrors).toEqual([]);
+    expect(consoleErrors).toEqual([]);
   });
 });
