@@ -10,6 +10,8 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { slideScoreLine } from '../pipeline/commands/mil.ts';
+import { SlideNotFoundError } from '../pipeline/errors.ts';
+import { registeredSlideStats } from '../pipeline/ood/model.ts';
 import { readOodVerdicts } from '../pipeline/ood/store.ts';
 import { inferMilToStore } from '../pipeline/stages/mil-infer.ts';
 import { buildMilOodFixture, type MilOodFixture } from './fixtures/mil-ood-fixture.ts';
@@ -75,6 +77,27 @@ describe('mil infer: out-of-distribution verdicts', () => {
     expect(redo.slides).toBe(1);
     expect(verdictRows(fx.milRunId)).toBe(6);
     expect(redo.scores.find((s) => s.slideId === fx.wrongScale)?.ood?.outOfDistribution).toBe(true);
+  });
+
+  it('reuses a slide’s stored measurement, and refuses a slide it can neither find measured nor read', async () => {
+    // Every fixture slide was measured once (training or inference): its file is not needed again.
+    const stored = fx.store.db
+      .prepare('SELECT stats_json FROM slide_ood WHERE run_id = ? AND slide_id = ?')
+      .get(fx.milRunId, fx.held) as { stats_json: string };
+    const path = fx.paths.get(fx.held) as string;
+    fx.store.db.prepare('UPDATE slides SET path = ? WHERE id = ?').run('/nonexistent/held.tif', fx.held);
+    try {
+      expect((await registeredSlideStats(fx.store, fx.held)).stats).toEqual(JSON.parse(stored.stats_json));
+      fx.store.db
+        .prepare(
+          `INSERT INTO slides (id, path, name, format, width, height, levels_json)
+           VALUES ('never-measured', '/nonexistent/x.tif', 'x.tif', 'generic-tiff', 10, 10, '[]')`,
+        )
+        .run();
+      await expect(registeredSlideStats(fx.store, 'never-measured')).rejects.toThrow(SlideNotFoundError);
+    } finally {
+      fx.store.db.prepare('UPDATE slides SET path = ? WHERE id = ?').run(path, fx.held);
+    }
   });
 
   it('prints each slide’s score with its warning on the same line', () => {

@@ -7,7 +7,7 @@
  */
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { StoreError } from '../errors.ts';
+import { SlideNotFoundError, StoreError } from '../errors.ts';
 import { writeFileAtomic } from '../io/atomic-write.ts';
 import { SIDECAR_JSON } from '../models/model-io.ts';
 import { openSlide } from '../slide/index.ts';
@@ -74,7 +74,8 @@ export async function recordOodVerdict(
 
 /**
  * Statistics of a registered slide: an earlier run's measurement when there is one, else measured from the
- * slide's stored path (at its stored µm/px when the file records none). StoreError when neither works.
+ * slide's stored path (at its stored µm/px when the file records none). SlideNotFoundError when neither
+ * works: `wsi mil infer` then fails that slide rather than give its probability without a verdict.
  */
 export async function registeredSlideStats(
   store: Store,
@@ -85,7 +86,17 @@ export async function registeredSlideStats(
   const statedMpp = row.mppX ?? undefined;
   const stored = storedSlideStats(store, slideId);
   if (stored) return { stats: stored, statedMpp };
-  const slide = await openSlide(row.path, statedMpp ? { fallbackMpp: statedMpp } : undefined);
+  let slide: Slide;
+  try {
+    slide = await openSlide(row.path, statedMpp ? { fallbackMpp: statedMpp } : undefined);
+  } catch (err) {
+    // Scores are not given without a verdict: say what the check needs.
+    throw new SlideNotFoundError(
+      `${row.name}: not measured by an earlier run and its file cannot be read for the out-of-distribution ` +
+        `check (${(err as Error).message.split('\n')[0]})`,
+      { cause: err },
+    );
+  }
   try {
     return { stats: await slideStats(slide), statedMpp: slide.mpp?.x ?? statedMpp };
   } finally {
