@@ -108,7 +108,11 @@ export interface DrawnAnnotation {
   coords: [number, number][];
 }
 
-async function sendJson<T>(method: 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown): Promise<T> {
+async function sendJson<T>(
+  method: 'POST' | 'PUT' | 'PATCH' | 'DELETE',
+  url: string,
+  body?: unknown,
+): Promise<T> {
   const res = await fetch(url, {
     method,
     headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
@@ -204,6 +208,9 @@ export const api = {
     sendJson<Annotation>('POST', `/api/slides/${encodeURIComponent(id)}/annotations`, a),
   updateAnnotation: (id: string, annotationId: number, a: DrawnAnnotation) =>
     sendJson<Annotation>('PUT', `/api/slides/${encodeURIComponent(id)}/annotations/${annotationId}`, a),
+  /** Moves a drawing's vertices (its kind and class stay as stored). */
+  moveAnnotation: (id: string, annotationId: number, a: { coords: [number, number][]; author: string }) =>
+    sendJson<Annotation>('PATCH', `/api/slides/${encodeURIComponent(id)}/annotations/${annotationId}`, a),
   deleteAnnotation: (id: string, annotationId: number) =>
     sendJson<{ deleted: number }>(
       'DELETE',
