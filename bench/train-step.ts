@@ -12,11 +12,15 @@
  * an idle 2-core machine a step lasts at least as long as its busiest thread and half the total CPU.
  * The 1-minute load average is printed before and after.
  *
- * Run: npx tsx bench/train-step.ts [steps=8] [rounds=3]. Last line: JSON {samples_per_s_1, samples_per_s_2,
+ * With --trainer it also times the real training path (trainPatchClassifier: sampler, augmentation,
+ * refresh and validation scoring, saves) on random patches, 1 vs 2 workers, in interleaved rounds.
+ *
+ * Run: npx tsx bench/train-step.ts [steps=8] [rounds=3] [--trainer]. Last line: JSON {samples_per_s_1, samples_per_s_2,
  * speedup, ...}. (This bench used to compare the wasm and cpu backends; that version is in its git history.)
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
 import * as tf from '@tensorflow/tfjs';
 import { useBackend } from '../pipeline/models/backend.ts';
 import { DEFAULT_NORMALISATION } from '../pipeline/models/normalise.ts';
@@ -24,11 +28,15 @@ import { archGeometry, buildPatchClassifier, SMALL_ARCH } from '../pipeline/mode
 import { Adam } from '../pipeline/train/adam.ts';
 import { augmentPatch, DEFAULT_AUGMENT, drawAugment } from '../pipeline/train/augment.ts';
 import { createDataParallel } from '../pipeline/train/data-parallel.ts';
+import { memoryPatchSet, type PatchSet } from '../pipeline/train/dataset.ts';
 import { bceTensor } from '../pipeline/train/score.ts';
+import { DEFAULT_TRAIN, trainPatchClassifier } from '../pipeline/train/trainer.ts';
 import { createRng } from '../pipeline/util/rng.ts';
 
-const steps = Number(process.argv[2] ?? 8);
-const rounds = Number(process.argv[3] ?? 3);
+const args = process.argv.slice(2).filter((a) => a !== '--trainer');
+const withTrainer = process.argv.includes('--trainer');
+const steps = Number(args[0] ?? 8);
+const rounds = Number(args[1] ?? 3);
 const B = 32;
 const P = archGeometry(SMALL_ARCH).receptiveField;
 const per = P * P * 3;
@@ -116,19 +124,15 @@ function makeConfig(workers: number): Config {
   };
 }
 
-async function measure(c: Config): Promise<Round> {
-  const before = threadCpuMs();
-  const c0 = process.cpuUsage();
-  const t0 = performance.now();
-  for (let i = 0; i < steps; i++) await c.step();
-  const seconds = (performance.now() - t0) / 1000;
-  const cpu = process.cpuUsage(c0);
+/** CPU and wall from `start` to now, per sample: process, main thread, busiest other thread. */
+function since(start: { threads: Map<number, number>; cpu: NodeJS.CpuUsage; t: number }, n: number): Round {
+  const seconds = (performance.now() - start.t) / 1000;
+  const cpu = process.cpuUsage(start.cpu);
   const after = threadCpuMs();
-  const n = B * steps;
   let main = Number.NaN;
   let busiestOther = 0;
   for (const [tid, ms] of after) {
-    const d = ms - (before.get(tid) ?? 0);
+    const d = ms - (start.threads.get(tid) ?? 0);
     if (tid === process.pid) main = d;
     else busiestOther = Math.max(busiestOther, d);
   }
@@ -140,65 +144,166 @@ async function measure(c: Config): Promise<Round> {
   };
 }
 
+const mark = () => ({ threads: threadCpuMs(), cpu: process.cpuUsage(), t: performance.now() });
+
+async function measure(c: Config): Promise<Round> {
+  const start = mark();
+  for (let i = 0; i < steps; i++) await c.step();
+  return since(start, B * steps);
+}
+
+/**
+ * The real training path (trainPatchClassifier): sampler, augmentation, steps, refresh scoring every 10
+ * steps (128 patches) and validation every 10 (400 patches), model and checkpoint saves, on random
+ * patches (throughput only: nothing is learnt). Per 50 steps that scores 2640 patches, about what the
+ * defaults do (256 refresh + up to 2000 validation). Steps 1–2 (worker start) are not counted.
+ */
+async function trainerRound(workers: number, trainSteps: number): Promise<Round> {
+  const patchSet = (n: number, seed: number): PatchSet => {
+    const r = createRng(seed);
+    const labels = Uint8Array.from({ length: n }, (_, i) => (i % 4 === 0 ? 1 : 0));
+    return memoryPatchSet(
+      Uint8Array.from({ length: n * per }, () => r.int(256)),
+      labels,
+      P,
+    );
+  };
+  const dir = mkdtempSync(join(tmpdir(), 'train-step-bench-'));
+  let start: ReturnType<typeof mark> | undefined;
+  let result: Round | undefined;
+  try {
+    await trainPatchClassifier({
+      train: patchSet(1000, 1),
+      val: patchSet(400, 2),
+      outDir: dir,
+      resume: false,
+      workers,
+      config: {
+        ...DEFAULT_TRAIN,
+        sampler: 'cased',
+        steps: trainSteps,
+        valEvery: 10,
+        refreshEvery: 10,
+        refreshSize: 128,
+        maxValPatches: 400,
+      },
+      onStep: (r) => {
+        if (r.step === 2) start = mark();
+        if (r.step === trainSteps && start) result = since(start, (trainSteps - 2) * B);
+      },
+    });
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+  if (!result) throw new Error('trainer bench: no steps measured');
+  return result;
+}
+
 const median = (v: number[]): number => {
   const s = [...v].sort((a, b) => a - b);
   return s.length % 2 ? s[(s.length - 1) / 2] : (s[s.length / 2 - 1] + s[s.length / 2]) / 2;
 };
+
+interface Summary {
+  best: number;
+  median: number;
+  cpu: number;
+  main: number;
+  worker: number;
+  speedup: number;
+  pairedMedian: number;
+  cpuEstimate: number;
+}
+
+/** Best and median rates per configuration, their ratio, and the CPU-time estimate for an idle machine. */
+function summarise(label: string, results: Round[][], samples: number): Summary {
+  const s = results.map((rs) => ({
+    best: Math.max(...rs.map((r) => r.samplesPerS)),
+    median: median(rs.map((r) => r.samplesPerS)),
+    cpu: median(rs.map((r) => r.cpuMsPerSample)),
+    main: median(rs.map((r) => r.mainMsPerSample)),
+    worker: median(rs.map((r) => r.workerMsPerSample)),
+  }));
+  const [one, two] = s;
+  // Idle 2-core machine: a step lasts at least as long as its busiest thread and half the process's CPU.
+  const bound = (c: (typeof s)[number], threads: number[]) => Math.max(...threads, c.cpu / 2);
+  const out: Summary = {
+    ...two,
+    speedup: two.best / one.best,
+    pairedMedian: median(results[1].map((r, i) => r.samplesPerS / results[0][i].samplesPerS)),
+    cpuEstimate: bound(one, [one.main]) / bound(two, [two.main, two.worker]),
+  };
+  for (const [i, c] of s.entries())
+    process.stderr.write(
+      `${label}, ${i + 1} worker${i ? 's' : ' '}: best ${c.best.toFixed(1)}, median ${c.median.toFixed(1)} samples/s; ` +
+        `CPU-ms per sample ${c.cpu.toFixed(1)} (main thread ${c.main.toFixed(1)}, busiest other ${c.worker.toFixed(1)})\n`,
+    );
+  process.stderr.write(
+    `${label}: speedup ${out.speedup.toFixed(2)}× best-of-${results[0].length} (median of paired rounds ` +
+      `${out.pairedMedian.toFixed(2)}×; target ≥ 1.7×); CPU-time estimate for an idle machine ${out.cpuEstimate.toFixed(2)}× ` +
+      `(${samples} samples per round)\n`,
+  );
+  return out;
+}
+
+/** Rounds of both worker counts, interleaved (1, 2 then 2, 1, ...). */
+async function rounds2(
+  label: string,
+  n: number,
+  run: (workers: number) => Promise<Round>,
+): Promise<Round[][]> {
+  const results: Round[][] = [[], []];
+  for (let r = 0; r < n; r++) {
+    for (const i of r % 2 ? [1, 0] : [0, 1]) results[i].push(await run(i + 1));
+    process.stderr.write(
+      `${label} round ${r + 1}: 1 worker ${results[0][r].samplesPerS.toFixed(1)}, 2 workers ` +
+        `${results[1][r].samplesPerS.toFixed(1)} samples/s (load ${loadavg()[0].toFixed(2)})\n`,
+    );
+  }
+  return results;
+}
 
 const configs = [makeConfig(1), makeConfig(2)];
 for (const c of configs) {
   await c.step(); // warm-up: worker start, kernel set-up
   await c.step();
 }
-const results: Round[][] = [[], []];
-for (let r = 0; r < rounds; r++) {
-  const order = r % 2 ? [1, 0] : [0, 1];
-  for (const i of order) results[i].push(await measure(configs[i]));
-  const [a, b] = [results[0][r], results[1][r]];
-  process.stderr.write(
-    `round ${r + 1}: 1 worker ${a.samplesPerS.toFixed(1)}, 2 workers ${b.samplesPerS.toFixed(1)} samples/s ` +
-      `(load ${loadavg()[0].toFixed(2)})\n`,
-  );
-}
+const stepResults = await rounds2('step', rounds, (w) => measure(configs[w - 1]));
 for (const c of configs) await c.close();
-
-const summary = results.map((rs) => ({
-  best: Math.max(...rs.map((r) => r.samplesPerS)),
-  median: median(rs.map((r) => r.samplesPerS)),
-  cpu: median(rs.map((r) => r.cpuMsPerSample)),
-  main: median(rs.map((r) => r.mainMsPerSample)),
-  worker: median(rs.map((r) => r.workerMsPerSample)),
-}));
-const [one, two] = summary;
-const speedup = two.best / one.best;
-const pairedMedian = median(results[1].map((r, i) => r.samplesPerS / results[0][i].samplesPerS));
-// Idle 2-core machine: a step lasts at least as long as its busiest thread and half the process's CPU.
-const bound = (s: (typeof summary)[number], threads: number[]) => Math.max(...threads, s.cpu / 2);
-const cpuEstimate = bound(one, [one.main]) / bound(two, [two.main, two.worker]);
+const step = summarise('step', stepResults, B * steps);
+const TRAINER_STEPS = 22;
+const trainer = withTrainer
+  ? summarise(
+      'trainer',
+      await rounds2('trainer', rounds, (w) => trainerRound(w, TRAINER_STEPS)),
+      (TRAINER_STEPS - 2) * B,
+    )
+  : undefined;
 const load1 = loadavg()[0];
-for (const [i, s] of summary.entries())
-  process.stderr.write(
-    `${i + 1} worker${i ? 's' : ' '}: best ${s.best.toFixed(1)}, median ${s.median.toFixed(1)} samples/s; ` +
-      `CPU-ms per sample ${s.cpu.toFixed(1)} (main thread ${s.main.toFixed(1)}, busiest other ${s.worker.toFixed(1)})\n`,
-  );
 process.stderr.write(
-  `speedup ${speedup.toFixed(2)}× best-of-${rounds} (median of paired rounds ${pairedMedian.toFixed(2)}×; target ≥ 1.7×); ` +
-    `CPU-time estimate for an idle machine ${cpuEstimate.toFixed(2)}×\n` +
-    `(${B * steps} samples per round, batch ${B}, ${P}×${P} patches; load average ${load0.toFixed(2)} → ${load1.toFixed(2)} on ` +
-    `a shared 2-core machine: wall figures are noisy when the load is above 0)\n`,
+  `(batch ${B}, ${P}×${P} patches; load average ${load0.toFixed(2)} → ${load1.toFixed(2)} on a shared 2-core ` +
+    `machine: wall figures are noisy when the load is above 0)\n`,
 );
 const r2 = (v: number) => Number(v.toFixed(2));
+const one = stepResults[0];
 process.stdout.write(
   `${JSON.stringify({
-    samples_per_s_1: r2(one.best),
-    samples_per_s_2: r2(two.best),
-    speedup: r2(speedup),
-    paired_median_speedup: r2(pairedMedian),
-    cpu_ms_per_sample_1: r2(one.cpu),
-    cpu_ms_per_sample_2: r2(two.cpu),
-    main_thread_cpu_ms_per_sample_2: r2(two.main),
-    worker_thread_cpu_ms_per_sample_2: r2(two.worker),
-    cpu_speedup_estimate: r2(cpuEstimate),
+    samples_per_s_1: r2(Math.max(...one.map((r) => r.samplesPerS))),
+    samples_per_s_2: r2(step.best),
+    speedup: r2(step.speedup),
+    paired_median_speedup: r2(step.pairedMedian),
+    cpu_ms_per_sample_1: r2(median(one.map((r) => r.cpuMsPerSample))),
+    cpu_ms_per_sample_2: r2(step.cpu),
+    main_thread_cpu_ms_per_sample_2: r2(step.main),
+    worker_thread_cpu_ms_per_sample_2: r2(step.worker),
+    cpu_speedup_estimate: r2(step.cpuEstimate),
+    ...(trainer
+      ? {
+          trainer_speedup: r2(trainer.speedup),
+          trainer_paired_median_speedup: r2(trainer.pairedMedian),
+          trainer_cpu_speedup_estimate: r2(trainer.cpuEstimate),
+        }
+      : {}),
     rounds,
     loadavg_1min: [r2(load0), r2(load1)],
   })}\n`,

@@ -9,7 +9,7 @@ import { DEFAULT_NORMALISATION } from '../pipeline/models/normalise.ts';
 import { type ArchSpec, buildPatchClassifier } from '../pipeline/models/patch-classifier.ts';
 import { augmentPatch, drawAugment, STRONG_AUGMENT } from '../pipeline/train/augment.ts';
 import { createDataParallel, shardBounds } from '../pipeline/train/data-parallel.ts';
-import type { PatchSet } from '../pipeline/train/dataset.ts';
+import { memoryPatchSet, type PatchSet } from '../pipeline/train/dataset.ts';
 import { scorePatches } from '../pipeline/train/score.ts';
 import { readFlat, shardGradients } from '../pipeline/train/shard-grads.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../pipeline/train/trainer.ts';
@@ -47,15 +47,7 @@ function toySet(seed: number): PatchSet {
       for (let c = 0; c < 3; c++)
         pixels[(i * P * P + k) * 3 + c] = Math.max(0, Math.min(255, base[c] + rng.normal() * 40));
   }
-  return {
-    slides: [{ path: 'toy', name: 'toy', truth: null }],
-    slideMpp: [1],
-    patchSize: P,
-    mpp: 1,
-    refs: Array.from(labels, (l, i) => ({ slide: 0, x: i * P, y: 0, size: P, label: l as 0 | 1 })),
-    labels,
-    pixels,
-  };
+  return memoryPatchSet(pixels, labels, P);
 }
 
 const config: TrainConfig = {
