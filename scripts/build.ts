@@ -179,7 +179,10 @@ function startupPatches(times: SourceTimes): Plugin {
       b.onLoad({ filter: /[\\/]worker-threads-shim\.ts$/ }, (args) => {
         if (args.path !== WORKER_THREADS_SHIM) return undefined;
         times.record(args.path);
-        return { contents: '// geotiff\'s web-worker dependency is not bundled (scripts/build.ts)\n', loader: 'js' };
+        return {
+          contents: "// geotiff's web-worker dependency is not bundled (scripts/build.ts)\n",
+          loader: 'js',
+        };
       });
       b.onEnd((result) => {
         // esbuild reads web-worker (geotiff imports it) and then drops it as unused: check what is left.

@@ -61,7 +61,6 @@ const STRING_VRS = new Set([
 const UNDEFINED = 0xffffffff;
 const MAX_DEPTH = 16;
 
-
 class Cursor {
   readonly view: DataView;
   pos: number;
