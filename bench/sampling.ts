@@ -92,7 +92,7 @@ async function ensureData(name: string, slides: number, seed: number, tumourShar
 }
 
 async function patchSet(dir: string): Promise<PatchSet> {
-  const src = slideSources(resolveSlidePaths(join(dir, 'slides')), join(dir, 'annotations'));
+  const src = slideSources(await resolveSlidePaths(join(dir, 'slides')), join(dir, 'annotations'));
   return buildPatchSet(src, { mpp: 1, patchSize: archGeometry(SMALL_ARCH).receptiveField });
 }
 

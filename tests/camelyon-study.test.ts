@@ -44,6 +44,15 @@ beforeAll(async () => {
 }, 300_000);
 afterAll(() => tmp.cleanup());
 
+function runCount(): number {
+  const store = openStore(join(outDir, 'study.sqlite'));
+  try {
+    return (store.db.prepare('SELECT COUNT(*) AS n FROM runs').get() as { n: number }).n;
+  } finally {
+    store.close();
+  }
+}
+
 describe('wsi camelyon', () => {
   it('runs the whole study and leaves a complete report and store; a rerun resumes', async () => {
     expect(await main(argv)).toBe(0);
@@ -197,6 +206,11 @@ describe('wsi camelyon', () => {
     } finally {
       check.close();
     }
+    // Fourth run, same --out with another seed: refused in one line before any work (the classifier in
+    // OUT was trained with seed 1; "already trained" must not reuse it), and the store is unchanged.
+    const runsBefore = runCount();
+    expect(await main([...argv, '--seed', '2'])).toBe(1);
+    expect(runCount()).toBe(runsBefore);
     // Three full studies (train, heatmaps, out-of-distribution statistics, embeddings, MIL) on a loaded machine.
   }, 300_000);
 

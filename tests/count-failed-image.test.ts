@@ -43,7 +43,7 @@ describe('wsi count: a corrupt image among good ones', () => {
 
     const first = await count(argv);
     expect(first.code).toBe(1);
-    expect(first.stderr).toMatch(/2 of 4 slides failed/);
+    expect(first.stderr).toMatch(/2 of 4 images failed/);
     expect(first.stderr).toMatch(/b\.png: SlideFormatError: .*b\.png is not a readable image/);
     expect(first.stderr).toMatch(/d\.png: SlideFormatError: /);
     const csvImages = (file: string) =>

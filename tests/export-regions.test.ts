@@ -70,7 +70,7 @@ describe('export regions', () => {
         [7, 0.65],
       ]) {
         const mask = randomMask(40, 30, seed, density);
-        const grid = { originX: 1000, originY: 2000, stride: 16, columns: 40, rows: 30 };
+        const grid = { originX: 1000, originY: 2000, stepX: 16, stepY: 16, columns: 40, rows: 30 };
         const polys = gridPolygons(mask, grid);
         const file = join(tmp.path, `m${seed}.geojson`);
         writeFileSync(

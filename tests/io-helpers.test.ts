@@ -23,26 +23,26 @@ describe('slide files', () => {
     expect(slideFileStem('notes.txt')).toBe('notes.txt');
   });
 
-  it('expands folders (sorted, not recursive), keeps files and URLs, lists each once', () => {
+  it('expands folders (sorted, not recursive), keeps files and URLs, lists each once', async () => {
     const dir = join(tmp.path, 'slides');
     mkdirSync(join(dir, 'sub'), { recursive: true });
     for (const f of ['b.svs', 'a.tif', 'notes.txt', 'a.xml', 'sub/c.svs']) writeFileSync(join(dir, f), 'x');
     const url = 'https://example.org/s.svs';
-    expect(expandSlidePaths([dir, join(dir, 'a.tif'), url])).toEqual([
+    expect(await expandSlidePaths([dir, join(dir, 'a.tif'), url])).toEqual([
       join(dir, 'a.tif'),
       join(dir, 'b.svs'),
       url,
     ]);
   });
 
-  it('names what is missing, and an empty folder unless told to skip it', () => {
+  it('names what is missing, and an empty folder unless told to skip it', async () => {
     const empty = join(tmp.path, 'empty');
     mkdirSync(empty);
-    expect(() => expandSlidePaths([join(tmp.path, 'nope')], { what: '--slides' })).toThrow(
+    await expect(expandSlidePaths([join(tmp.path, 'nope')], { what: '--slides' })).rejects.toThrow(
       /--slides: no such file or directory/,
     );
-    expect(() => expandSlidePaths([empty])).toThrow(SlideNotFoundError);
-    expect(expandSlidePaths([empty], { emptyFolder: 'skip' })).toEqual([]);
+    await expect(expandSlidePaths([empty])).rejects.toThrow(SlideNotFoundError);
+    expect(await expandSlidePaths([empty], { emptyFolder: 'skip' })).toEqual([]);
   });
 });
 

@@ -15,6 +15,7 @@ import {
   SlideFormatError,
   UnsupportedTransferSyntaxError,
 } from '../pipeline/errors.ts';
+import { expandSlidePaths } from '../pipeline/io/slide-files.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
 import { tempDir } from './helpers/paths.ts';
 import { codedPattern, compare, halve, renderPattern } from './helpers/synthetic.ts';
@@ -172,6 +173,21 @@ describe('DICOM frames, organisations and encodings', () => {
     }
     // The folder itself holds two series: refused, naming them.
     await expect(openSlide(dir)).rejects.toThrow(DicomSeriesError);
+    // Given to a command, such a folder (a DICOM archive) is one slide per series: each named by its first
+    // file, which opens with the rest of its series.
+    const expanded = await expandSlidePaths([dir]);
+    expect(expanded.length).toBe(2);
+    const sizes: number[][] = [];
+    for (const p of expanded) {
+      const s = await openSlide(p);
+      sizes.push(s.levels.map((l) => l.width));
+      await s.close();
+    }
+    expect(sizes.sort((a, b) => a.length - b.length)).toEqual([[50], [W, l1.width]]);
+    // A folder of one series stays one slide, named by the folder.
+    const one = subdir('one-series');
+    await write(one, { encoding: 'explicit' });
+    expect(await expandSlidePaths([one])).toEqual([one]);
   });
 
   it('TILED_SPARSE: positions from per-frame groups, missing frames white, the first of two focal planes read', async () => {

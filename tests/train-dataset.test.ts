@@ -25,7 +25,7 @@ beforeAll(async () => {
 
 describe('training patch set', () => {
   it('holds exactly the patches, labels and pixels the patch pipeline gives', async () => {
-    const paths = resolveSlidePaths(join(tmp, 'slides'));
+    const paths = await resolveSlidePaths(join(tmp, 'slides'));
     const set = await buildPatchSet(slideSources(paths, join(tmp, 'annotations')), { mpp: 1, patchSize: P });
     expect(set.labels.reduce((a, b) => a + b, 0)).toBeGreaterThan(0);
     let offset = 0;
@@ -61,7 +61,7 @@ describe('training patch set', () => {
   });
 
   it('treats a slide without an annotation file as normal', async () => {
-    const paths = resolveSlidePaths(join(tmp, 'slides'));
+    const paths = await resolveSlidePaths(join(tmp, 'slides'));
     const set = await buildPatchSet(slideSources(paths, tmp), { mpp: 1, patchSize: P });
     expect(set.slides.every((s) => s.truth === null)).toBe(true);
     expect(set.refs.length).toBeGreaterThan(0);

@@ -166,7 +166,7 @@ async function countSlides(p: Parsed, preset: WatershedPreset, workers: number):
     tile: numberFlag(p, 'tile', { default: 1024, integer: true, min: 64, max: 8192 }),
     preset,
   });
-  const inputs = expandSlidePaths(p.positionals);
+  const inputs = await expandSlidePaths(p.positionals);
   const quiet = boolFlag(p, 'quiet');
   const store = openStore(db);
   const executor = await stageExecutor(queueFlagsOf(p), store, 'count slide', () =>

@@ -35,6 +35,10 @@ into the folder OUT. Coordinates are level-0 pixels; µm columns use the slide's
                <slide>.cells.csv      slide_id,slide,cell_id,x_px,y_px,x_um,y_um,area_px,area_um2,score
   heatmap      <slide>.<value>.png    one pixel per patch, 16-bit grey (0 = no patch, else 1 + value·65534);
                                       origin, stride and patch size in its tEXt and in <slide>.<value>.json
+               <slide>.<value>.tif    the same pixels as 32-bit float (exact values, NaN = no patch); origin
+                                      and step as GeoTIFF ModelTiepoint/ModelPixelScale (level-0 px, y down),
+                                      µm per pixel as XResolution (px/cm), the JSON in ImageDescription
+               --format png|tiff|both (default both)
                <slide>.tumour-regions.geojson / .xml   regions with score >= --threshold (default 0.5) as
                                       polygons with holes (QuPath annotations; ASAP: holes in group _2)
                --value score|attention (default score)
@@ -76,6 +80,7 @@ export const command: Command = {
         threshold: { type: 'string' },
         radius: { type: 'string' },
         value: { type: 'string' },
+        format: { type: 'string' },
         'cell-shape': { type: 'string' },
         source: { type: 'string' },
       },
@@ -102,7 +107,10 @@ export const command: Command = {
           const value = stringFlag(p, 'value') ?? 'score';
           if (value !== 'score' && value !== 'attention')
             throw new ConfigError(`--value must be score or attention, got '${value}'`);
-          result = exportHeatmap(ctx, { value, threshold });
+          const format = stringFlag(p, 'format') ?? 'both';
+          if (format !== 'png' && format !== 'tiff' && format !== 'both')
+            throw new ConfigError(`--format must be png, tiff or both, got '${format}'`);
+          result = exportHeatmap(ctx, { value, threshold, format });
           break;
         }
         case 'detections':

@@ -103,7 +103,7 @@ export const command: Command = {
       batch: num('batch', c.batch, { integer: true, min: 1, max: 4096 }),
       tissue: c.tissue,
     });
-    const inputs = expandSlidePaths(slides);
+    const inputs = await expandSlidePaths(slides);
     const workers = num('workers', c.workers, { integer: true, min: 1, max: 256 });
     const queue = queueFlagsOf(p);
     const store = openStore(db);

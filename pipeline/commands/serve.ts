@@ -65,7 +65,7 @@ export const command: Command = {
     const tileSize = numberFlag(p, 'tile-size', { integer: true, min: 64, max: 2048, default: 256 });
     const overlap = numberFlag(p, 'overlap', { integer: true, min: 0, max: 8, default: 0 });
     const slidePaths = (p.values.slides as string[] | undefined) ?? [];
-    const files = expandSlidePaths(slidePaths, { what: '--slides', emptyFolder: 'skip' });
+    const files = await expandSlidePaths(slidePaths, { what: '--slides', emptyFolder: 'skip' });
 
     const store = openStore(dbPath);
     let registered = 0;

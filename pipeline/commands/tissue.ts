@@ -39,7 +39,7 @@ async function manySlides(paths: string[], db: string, p: ReturnType<typeof pars
   if (paths.length === 0) throw new ConfigError('give slides or folders');
   const assumeMpp = numberFlag(p, 'assume-mpp', { min: 0.01, max: 1000 });
   const stage = tissueStage({ targetMpp: numberFlag(p, 'target-mpp', { min: 0.01, max: 1000 }), assumeMpp });
-  const inputs = expandSlidePaths(paths);
+  const inputs = await expandSlidePaths(paths);
   const store = openStore(db);
   const workers = numberFlag(p, 'workers', { integer: true, min: 1, max: 256 });
   const executor = await stageExecutor(queueFlagsOf(p), store, 'tissue', () =>

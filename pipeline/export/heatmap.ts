@@ -1,31 +1,37 @@
 /**
- * `wsi export heatmap`: a run's patch values as a one-pixel-per-patch 16-bit PNG (0 = no patch, else
- * 1 + round(value · 65534) for values in [0, 1]) whose tEXt chunks and JSON sidecar record the level-0
- * origin, the cell stride and the patch size; and the regions at or above `threshold` as polygons with
- * holes (QuPath GeoJSON and ASAP XML).
+ * `wsi export heatmap`: a run's patch values on the shared patch lattice (pipeline/patches/lattice.ts, the
+ * viewer's heatmap pixels), one pixel per cell, as a 16-bit PNG (0 = no patch, else 1 + round(value · 65534)
+ * for values in [0, 1]) and/or a 32-bit float TIFF (the values exactly, NaN where no patch is), each
+ * recording the level-0 origin, the cell steps, the patch size and µm/px (PNG tEXt, TIFF tags, and a JSON
+ * sidecar); and the regions at or above `threshold` as polygons with holes (QuPath GeoJSON and ASAP XML).
  */
 import { writeFileSync } from 'node:fs';
+import { latticeValues } from '../patches/lattice.ts';
 import { type ExportPatch, patchesForExport } from '../store/export-queries.ts';
 import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
 import { outPath, slideStems } from './files.ts';
-import { gridValues, type PatchGrid, patchGrid } from './grid.ts';
+import { type PatchGrid, patchGrid } from './grid.ts';
 import { encodePng16 } from './png16.ts';
 import { QUPATH_CLASSES } from './qupath.ts';
 import { writeRegions } from './region-writers.ts';
 import { gridPolygons, type PolygonWithHoles } from './regions.ts';
+import { encodeFloat32Tiff } from './tiff32.ts';
 
 export type HeatmapValue = 'score' | 'attention';
+export type HeatmapFormat = 'png' | 'tiff' | 'both';
 
 export interface HeatmapExportOptions {
   value: HeatmapValue;
   threshold: number;
+  /** Image format(s); default both. */
+  format?: HeatmapFormat;
 }
 
 export function patchValue(p: ExportPatch, value: HeatmapValue): number | null {
   return value === 'score' ? p.score : (p.attentionNorm ?? p.attention);
 }
 
-/** The sidecar (and PNG tEXt) description of where a heatmap lies on its slide. */
+/** The sidecar (and PNG tEXt / TIFF ImageDescription) description of where a heatmap lies on its slide. */
 export function heatmapMeta(
   grid: PatchGrid,
   slide: { id: string; name: string; mpp: number | null },
@@ -37,15 +43,22 @@ export function heatmapMeta(
     value,
     originX: grid.originX,
     originY: grid.originY,
-    stride: grid.stride,
+    strideX: grid.stepX,
+    strideY: grid.stepY,
+    // One stride when the cells are square (most runs), for readers of the earlier single-stride sidecar.
+    stride: grid.stepX === grid.stepY ? grid.stepX : null,
     patchWidth: grid.patchWidth,
     patchHeight: grid.patchHeight,
+    patchSizes: grid.patchSizes,
     columns: grid.columns,
     rows: grid.rows,
     mpp: slide.mpp,
-    encoding: 'uint16: 0 = no patch, else value = (pixel - 1) / 65534',
+    encoding: {
+      png: 'uint16: 0 = no patch, else value = (pixel - 1) / 65534',
+      tiff: 'float32: the value, NaN = no patch',
+    },
     pixel:
-      'pixel (i, j) covers level-0 [originX + i*stride, originX + (i+1)*stride) x [originY + j*stride, ...)',
+      'pixel (i, j) covers level-0 [originX + i*strideX, originX + (i+1)*strideX) x [originY + j*strideY, ...), centred on its patches',
   };
 }
 
@@ -75,23 +88,42 @@ export function exportHeatmap(ctx: ExportContext, o: HeatmapExportOptions): Expo
       continue;
     }
     const grid = patchGrid(patches);
-    const values = gridValues(grid, patches);
-    const samples = new Uint16Array(values.length);
-    for (let i = 0; i < values.length; i++) {
-      const v = values[i];
-      samples[i] = Number.isNaN(v) ? 0 : 1 + Math.round(Math.min(1, Math.max(0, v)) * 65534);
-    }
+    const values = latticeValues(grid, patches);
     const meta = heatmapMeta(grid, slide, o.value);
-    const png = outPath(ctx.outDir, `${stem}.${o.value}.png`);
-    writeFileSync(
-      png,
-      encodePng16(grid.columns, grid.rows, samples, {
-        Software: 'wsi-pipeline',
-        Description: JSON.stringify(meta),
-      }),
-    );
+    const format = o.format ?? 'both';
+    if (format !== 'tiff') {
+      const samples = new Uint16Array(values.length);
+      for (let i = 0; i < values.length; i++) {
+        const v = values[i];
+        samples[i] = Number.isNaN(v) ? 0 : 1 + Math.round(Math.min(1, Math.max(0, v)) * 65534);
+      }
+      const png = outPath(ctx.outDir, `${stem}.${o.value}.png`);
+      writeFileSync(
+        png,
+        encodePng16(grid.columns, grid.rows, samples, {
+          Software: 'wsi-pipeline',
+          Description: JSON.stringify(meta),
+        }),
+      );
+      files.push(png);
+    }
+    if (format !== 'png') {
+      const tiff = outPath(ctx.outDir, `${stem}.${o.value}.tif`);
+      writeFileSync(
+        tiff,
+        encodeFloat32Tiff(grid.columns, grid.rows, values, {
+          description: JSON.stringify(meta),
+          originX: grid.originX,
+          originY: grid.originY,
+          stepX: grid.stepX,
+          stepY: grid.stepY,
+          mpp: slide.mpp,
+        }),
+      );
+      files.push(tiff);
+    }
     writeFileSync(outPath(ctx.outDir, `${stem}.${o.value}.json`), `${JSON.stringify(meta, null, 2)}\n`);
-    files.push(png, outPath(ctx.outDir, `${stem}.${o.value}.json`));
+    files.push(outPath(ctx.outDir, `${stem}.${o.value}.json`));
     const polygons = thresholdRegions(grid, values, o.threshold);
     const tumour = o.value === 'score';
     files.push(

@@ -3,7 +3,7 @@
  * outlines come from the tissue module's crack follower (on the complement, see maskPolygons), every ring that passes a vertex twice (two pieces
  * touching at a corner) is split there into simple rings, rings are sorted into shells (clockwise on screen)
  * and holes (anticlockwise), and each hole goes to the smallest shell around it. Coordinates are level-0
- * pixels: grid corner (i, j) is (originX + i·stride, originY + j·stride).
+ * pixels: grid corner (i, j) is (originX + i·stepX, originY + j·stepY).
  */
 import { pointInRings, type Ring } from '../annotations/raster.ts';
 import { signedArea, traceRegions } from '../tissue/contours.ts';
@@ -16,7 +16,8 @@ export interface PolygonWithHoles {
 export interface MaskGrid {
   originX: number;
   originY: number;
-  stride: number;
+  stepX: number;
+  stepY: number;
   columns: number;
   rows: number;
 }
@@ -83,8 +84,8 @@ export function maskPolygons(mask: Uint8Array, columns: number, rows: number): P
 /** Polygons of a mask in level-0 pixels. */
 export function gridPolygons(mask: Uint8Array, grid: MaskGrid): PolygonWithHoles[] {
   const at = ([i, j]: [number, number]): [number, number] => [
-    grid.originX + i * grid.stride,
-    grid.originY + j * grid.stride,
+    grid.originX + i * grid.stepX,
+    grid.originY + j * grid.stepY,
   ];
   return maskPolygons(mask, grid.columns, grid.rows).map((p) => ({
     outer: p.outer.map(at),

@@ -8,10 +8,11 @@
 import { writeFileSync } from 'node:fs';
 import { slideStem } from '../eval/tables.ts';
 import { csvLine as csvRow } from '../io/csv.ts';
+import { latticeValues } from '../patches/lattice.ts';
 import { type ExportSlide, patchesForExport, slideResultsForExport } from '../store/export-queries.ts';
 import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
 import { outPath } from './files.ts';
-import { gridValues, patchGrid } from './grid.ts';
+import { patchGrid } from './grid.ts';
 import { thresholdRegions } from './heatmap.ts';
 import { longestDiameter } from './regions.ts';
 
@@ -50,7 +51,7 @@ function largestRegionUm(
     .map((p) => ({ ...p, value: p.score as number }));
   if (patches.length === 0 || !slide.mpp) return null;
   const grid = patchGrid(patches);
-  const regions = thresholdRegions(grid, gridValues(grid, patches), threshold);
+  const regions = thresholdRegions(grid, latticeValues(grid, patches), threshold);
   if (regions.length === 0) return null;
   return Math.max(...regions.map(longestDiameter)) * slide.mpp;
 }

@@ -3,6 +3,7 @@
  * footprints (its grid already keeps only patches at or above the run's tissue floor), traced on the patch
  * lattice. QuPath GeoJSON annotations (class Tissue) and ASAP XML.
  */
+import { footprintCells, footprintLattice } from '../patches/lattice.ts';
 import { patchesForExport } from '../store/export-queries.ts';
 import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
 import { outPath, slideStems } from './files.ts';
@@ -25,25 +26,12 @@ export function exportTissue(ctx: ExportContext): ExportResult {
       continue;
     }
     // The footprint lattice: cells of the position step, each patch covering its whole footprint.
-    const g = patchGrid(patches);
-    const minX = Math.min(...patches.map((p) => p.x));
-    const minY = Math.min(...patches.map((p) => p.y));
-    const span = Math.ceil(Math.max(g.patchWidth, g.patchHeight) / g.stride);
-    const grid = {
-      originX: minX,
-      originY: minY,
-      stride: g.stride,
-      columns: g.columns + span,
-      rows: g.rows + span,
-    };
+    const grid = footprintLattice(patches, patchGrid(patches));
     const mask = new Uint8Array(grid.columns * grid.rows);
-    const cw = Math.round(g.patchWidth / g.stride);
-    const ch = Math.round(g.patchHeight / g.stride);
     for (const p of patches) {
-      const i0 = Math.round((p.x - minX) / g.stride);
-      const j0 = Math.round((p.y - minY) / g.stride);
-      for (let j = j0; j < Math.min(grid.rows, j0 + ch); j++)
-        mask.fill(1, j * grid.columns + i0, j * grid.columns + Math.min(grid.columns, i0 + cw));
+      const [i0, j0, i1, j1] = footprintCells(grid, p);
+      for (let j = Math.max(0, j0); j < Math.min(grid.rows, j1); j++)
+        mask.fill(1, j * grid.columns + Math.max(0, i0), j * grid.columns + Math.min(grid.columns, i1));
     }
     files.push(
       ...writeRegions(

@@ -53,8 +53,10 @@ export interface ExpandOptions {
 /**
  * Slide paths from arguments that are files, folders or URLs: absolute, in argument order with each folder's
  * files sorted, each path once. Missing paths and (by default) folders without slides are SlideNotFoundError.
+ * A folder of DICOM files is one slide when it holds one series; with several (a DICOM archive), each
+ * whole-slide series is a slide, named by its first file (which opens with its series' other files).
  */
-export function expandSlidePaths(paths: readonly string[], o: ExpandOptions = {}): string[] {
+export async function expandSlidePaths(paths: readonly string[], o: ExpandOptions = {}): Promise<string[]> {
   const prefix = o.what ? `${o.what}: ` : '';
   const out: string[] = [];
   for (const p of paths) {
@@ -66,7 +68,11 @@ export function expandSlidePaths(paths: readonly string[], o: ExpandOptions = {}
     if (statSync(p).isDirectory()) {
       // A folder of DICOM instances (and no other slides) is one slide: a series.
       if (isDicomSeriesFolder(p, isNonDicomSlideFile)) {
-        out.push(resolve(p));
+        // Loaded only here: commands that never meet a DICOM folder don't pay for the DICOM modules.
+        const { dicomSlideSeriesIn } = await import('../slide/dicom/open-files.ts');
+        const series = await dicomSlideSeriesIn(p);
+        if (series.length > 1) out.push(...series.map((files) => resolve(files[0])));
+        else out.push(resolve(p));
         continue;
       }
       const files = slideFileNames(p).map((f) => resolve(join(p, f)));

@@ -40,6 +40,7 @@ import { writeAttentionStrip } from './gallery.ts';
 import { writeRocPng } from './roc-plot.ts';
 import { writeSaliencyPanels } from './saliency-gallery.ts';
 import { trainMilFromStore } from './study.ts';
+import { checkStudySettings, trainingSlidesKey } from './study-settings.ts';
 
 export interface StudyOptions {
   trainDir: string;
@@ -81,6 +82,17 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
   if (!train.slides.some((s) => s.label === 1) || !train.slides.some((s) => s.label === 0)) {
     throw new ConfigError('--train needs both tumour and normal slides');
   }
+  checkStudySettings(outDir, {
+    trainSteps: o.trainSteps,
+    trainBatch: o.trainBatch ?? null,
+    mpp: o.mpp,
+    spacingUm: o.spacingUm,
+    milEpochs: o.milEpochs ?? null,
+    stainNorm: o.stainNorm ?? 'none',
+    augment: o.augment === true,
+    seed: o.seed,
+    trainSlides: trainingSlidesKey(train.slides),
+  });
   const dbPath = resolve(o.db ?? join(outDir, 'study.sqlite'));
   const classifierDir = join(outDir, 'classifier');
   const milDir = join(outDir, 'mil-model');

@@ -58,7 +58,8 @@ export async function runStage<S, K extends TaskKind>(
   stage: Stage<S, K>,
   deps: StageDeps,
 ): Promise<StageReport> {
-  if (deps.inputs.length === 0) throw new ConfigError(`no slides given to ${stage.kind}`);
+  const noun = stage.inputs ?? 'slides';
+  if (deps.inputs.length === 0) throw new ConfigError(`no ${noun} given to ${stage.kind}`);
   const { store, progress, executor } = deps;
   const identity = await stage.identity(store);
   const { runId, resumed } = beginRun(store, stage.kind, identity.config, identity);
@@ -174,7 +175,7 @@ export async function runStage<S, K extends TaskKind>(
       };
     } finally {
       finished++;
-      progress?.tick(0, `${finished}/${deps.inputs.length} slides`);
+      progress?.tick(0, `${finished}/${deps.inputs.length} ${noun}`);
       await slide?.slide?.close().catch(() => {});
     }
   }
@@ -201,17 +202,17 @@ export async function runStage<S, K extends TaskKind>(
   setRunTimings(store, runId, { ...timings });
   const failed = outcomes.filter((o) => o.status === 'failed');
   if (failed.length > 0) {
-    failRun(store, runId, failureSummary(failed, deps.inputs.length));
+    failRun(store, runId, failureSummary(failed, deps.inputs.length, noun));
     store.db.prepare('UPDATE runs SET counts_json = ? WHERE id = ?').run(JSON.stringify(counts), runId);
   } else finishRun(store, runId, counts);
   progress?.done(
     `run ${runId}${resumed ? ' (resumed)' : ''}: ${worked} done, ` +
       `${outcomes.length - worked - failed.length} already done, ${failed.length} failed`,
   );
-  return { kind: stage.kind, runId, resumed, slides: outcomes, failed, counts, timings };
+  return { kind: stage.kind, inputs: noun, runId, resumed, slides: outcomes, failed, counts, timings };
 }
 
 /** "2 of 5 slides failed: a.svs (SlideFormatError: …); b.tif (…)" */
-export function failureSummary(failed: readonly SlideOutcome[], total: number): string {
-  return `${failed.length} of ${total} slides failed: ${failed.map((f) => `${f.name} (${f.error})`).join('; ')}`;
+export function failureSummary(failed: readonly SlideOutcome[], total: number, noun = 'slides'): string {
+  return `${failed.length} of ${total} ${noun} failed: ${failed.map((f) => `${f.name} (${f.error})`).join('; ')}`;
 }

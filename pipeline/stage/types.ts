@@ -55,6 +55,8 @@ export interface Stage<S, K extends TaskKind> {
   readonly taskKind?: K;
   /** Name of the units for progress ('patches', 'tiles', ...). */
   readonly unit: string;
+  /** What its inputs are called in messages (default 'slides'; 'images' for plate fields). */
+  readonly inputs?: string;
   /** Called once per run; may register models in the store for the run row. */
   identity(store: Store): StageIdentity | Promise<StageIdentity>;
   /** Resolves an input to a registered slide (default: open the file and register it). */
@@ -104,6 +106,8 @@ export interface SlideOutcome {
 
 export interface StageReport {
   kind: string;
+  /** What the inputs are called ('slides', 'images'). */
+  inputs: string;
   runId: number;
   resumed: boolean;
   slides: SlideOutcome[];

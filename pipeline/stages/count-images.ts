@@ -68,6 +68,7 @@ export function countImagesStage(o: CountImagesOptions): CountImagesStage {
     kind: 'count',
     taskKind: 'count-field',
     unit: 'images',
+    inputs: 'images',
     identity: () => ({
       config: {
         method: o.method,

@@ -47,6 +47,17 @@ function sourceOf(store: Store, slideId: string, id: number): string | undefined
   return row?.source;
 }
 
+/** The stored kind and label of an annotation on a slide (what a vertex edit keeps), with its source. */
+export function drawnAnnotationKind(
+  store: Store,
+  slideId: string,
+  id: number,
+): { source: string; geometry: string; label: string } | undefined {
+  return store.db
+    .prepare('SELECT source, geometry, group_name AS label FROM annotations WHERE id = ? AND slide_id = ?')
+    .get(id, slideId) as { source: string; geometry: string; label: string } | undefined;
+}
+
 export function updateDrawnAnnotation(
   store: Store,
   slideId: string,

@@ -54,7 +54,7 @@ export interface PatchSet {
 }
 
 /** `--slides` value: a folder of slides or a comma-separated list of files and folders. */
-export function resolveSlidePaths(spec: string): string[] {
+export async function resolveSlidePaths(spec: string): Promise<string[]> {
   const parts = spec
     .split(',')
     .map((s) => s.trim())

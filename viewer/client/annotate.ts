@@ -3,17 +3,36 @@
  * first vertex closes it), rectangle (drag) and point (click) tools; a class (tumour, normal, exclude or a
  * user-defined name) and an author name kept in localStorage. Every drawing is saved at once through the
  * API; the list edits a drawing's class or deletes it. Esc cancels the drawing in progress.
+ * Vertex editing: ✎ on a drawing shows a handle on each vertex; dragging one moves it (a rectangle's corner
+ * keeps the rectangle axis-aligned against the opposite corner; a point moves whole) and the new outline is
+ * saved when the handle is let go (PATCH: kind and class stay as stored). ✎ again or Esc ends editing.
  */
 import OpenSeadragon from 'openseadragon';
 import { type Annotation, api, type DrawnAnnotation } from './api.ts';
 import { h } from './dom.ts';
 import type { OverlayPainter } from './overlay.ts';
+import { axisRectangle, type Coords, moveVertex } from './vertex-edit.ts';
 
 type Tool = DrawnAnnotation['geometry'];
 const AUTHOR_KEY = 'wsi-viewer-author';
 const CLASSES = ['tumour', 'normal', 'exclude'];
 /** Screen distance (CSS px) within which a click on the first vertex closes a polygon. */
 const CLOSE_PX = 8;
+/** Side of a vertex handle (CSS px). */
+const HANDLE_PX = 12;
+const HANDLE_STYLE = [
+  'position: absolute',
+  `width: ${HANDLE_PX}px`,
+  `height: ${HANDLE_PX}px`,
+  `margin: ${-HANDLE_PX / 2}px 0 0 ${-HANDLE_PX / 2}px`,
+  'box-sizing: border-box',
+  'border: 2px solid #ffffff',
+  'border-radius: 2px',
+  'background: #0a84ff',
+  'pointer-events: auto',
+  'cursor: move',
+  'touch-action: none',
+].join('; ');
 
 export interface Annotator {
   element: HTMLElement;
@@ -44,6 +63,9 @@ export function createAnnotator(o: {
   let tool: Tool | undefined;
   let draft: [number, number][] = [];
   let dragStart: [number, number] | undefined;
+  /** The drawing whose vertices have handles, and the vertex being dragged. */
+  let editing: number | undefined;
+  let moving: { index: number; coords: Coords; dragged?: boolean } | undefined;
 
   const author = h('input', {
     type: 'text',
@@ -93,6 +115,12 @@ export function createAnnotator(o: {
   }
   const layer = h('div', { class: 'draw-layer', 'data-testid': 'draw-layer', hidden: true });
   viewerEl.appendChild(layer);
+  // Handles sit above the slide; the layer itself lets every other pointer through to the viewer.
+  const editLayer = h('div', {
+    'data-testid': 'edit-layer',
+    style: 'position: absolute; inset: 0; z-index: 6; pointer-events: none; overflow: hidden',
+  });
+  viewerEl.appendChild(editLayer);
 
   const element = h(
     'div',
@@ -119,6 +147,7 @@ export function createAnnotator(o: {
       custom.focus();
       return;
     }
+    if (t) stopEditing();
     tool = t;
     draft = [];
     dragStart = undefined;
@@ -134,6 +163,114 @@ export function createAnnotator(o: {
         }[t]
       : '';
     painter.set({ draft: undefined });
+  }
+
+  function editedAnnotation(): Annotation | undefined {
+    return annotations.find((a) => a.id === editing && a.editable);
+  }
+
+  function stopEditing(): void {
+    if (editing === undefined) return;
+    editing = undefined;
+    moving = undefined;
+    viewer.setMouseNavEnabled(true);
+    delete viewerEl.dataset.editing;
+    placeHandles();
+    for (const b of listEl.querySelectorAll('[data-testid=annotation-edit]')) b.classList.remove('active');
+  }
+
+  function startEditing(id: number): void {
+    if (tool) setTool(undefined);
+    stopEditing();
+    editing = id;
+    viewerEl.dataset.editing = String(id);
+    for (const b of listEl.querySelectorAll<HTMLElement>('[data-testid=annotation-edit]'))
+      b.classList.toggle('active', b.dataset.id === String(id));
+    status.textContent = 'Drag a vertex to move it; it is saved when you let go. Esc or ✎ ends editing.';
+    placeHandles();
+  }
+
+  /** Level-0 pixel → CSS pixel in the viewer element, as the overlay painter draws it. */
+  function screenOf(x: number, y: number): { x: number; y: number } {
+    return viewer.viewport.pixelFromPoint(viewer.viewport.imageToViewportCoordinates(x, y), true);
+  }
+
+  function placeHandles(): void {
+    const a = editedAnnotation();
+    const coords = moving?.coords ?? a?.coords ?? [];
+    while (editLayer.children.length > coords.length) editLayer.lastElementChild?.remove();
+    while (editLayer.children.length < coords.length)
+      editLayer.append(vertexHandle(editLayer.children.length));
+    coords.forEach(([x, y], i) => {
+      const el = editLayer.children[i] as HTMLElement;
+      const q = screenOf(x, y);
+      el.style.left = `${q.x}px`;
+      el.style.top = `${q.y}px`;
+      el.dataset.x = String(x);
+      el.dataset.y = String(y);
+    });
+  }
+
+  /** Shows the outline being dragged in place of the stored one. */
+  function showMoving(): void {
+    if (!moving) return;
+    const coords = moving.coords;
+    o.onChange(annotations.map((a) => (a.id === editing ? { ...a, coords } : a)));
+    placeHandles();
+  }
+
+  function vertexHandle(index: number): HTMLElement {
+    const el = h('div', { 'data-testid': 'vertex-handle', 'data-index': index, style: HANDLE_STYLE });
+    el.addEventListener('pointerdown', (ev) => {
+      const a = editedAnnotation();
+      if (ev.button !== 0 || !a) return;
+      ev.preventDefault();
+      ev.stopPropagation();
+      viewer.setMouseNavEnabled(false);
+      el.setPointerCapture(ev.pointerId);
+      moving = { index, coords: a.coords.map(([x, y]) => [x, y]) };
+    });
+    el.addEventListener('pointermove', (ev) => {
+      const a = editedAnnotation();
+      if (!moving || !a) return;
+      ev.stopPropagation();
+      moving = { ...moveVertex(a.geometry, moving.coords, moving.index, imagePoint(ev)), dragged: true };
+      showMoving();
+    });
+    const drop = (ev: PointerEvent) => {
+      const a = editedAnnotation();
+      if (!moving || !a) return;
+      ev.stopPropagation();
+      const moved = moveVertex(a.geometry, moving.coords, moving.index, imagePoint(ev));
+      const dragged = moving.dragged;
+      moving = undefined;
+      viewer.setMouseNavEnabled(true);
+      // A click on a handle without a drag changes nothing.
+      if (dragged) void saveMove(a, moved.coords);
+      else placeHandles();
+    };
+    el.addEventListener('pointerup', drop);
+    el.addEventListener('pointercancel', () => {
+      moving = undefined;
+      viewer.setMouseNavEnabled(true);
+      o.onChange(annotations);
+      placeHandles();
+    });
+    return el;
+  }
+
+  async function saveMove(a: Annotation, coords: Coords): Promise<void> {
+    try {
+      await api.moveAnnotation(slide.id, a.id, {
+        coords,
+        author: author.value.trim() || (a.author ?? 'unknown'),
+      });
+      status.textContent = `Moved a vertex of the ${a.geometry}.`;
+    } catch (err) {
+      status.textContent = `Not moved: ${(err as Error).message}`;
+    }
+    // The stored outline either way (a refused move snaps back).
+    await refresh();
   }
 
   function imagePoint(ev: MouseEvent): [number, number] {
@@ -162,16 +299,7 @@ export function createAnnotator(o: {
     }
   }
 
-  function rectangle(a: [number, number], b: [number, number]): [number, number][] {
-    const [x0, x1] = [Math.min(a[0], b[0]), Math.max(a[0], b[0])];
-    const [y0, y1] = [Math.min(a[1], b[1]), Math.max(a[1], b[1])];
-    return [
-      [x0, y0],
-      [x1, y0],
-      [x1, y1],
-      [x0, y1],
-    ];
-  }
+  const rectangle = axisRectangle;
 
   layer.addEventListener('pointerdown', (ev) => {
     if (ev.button !== 0 || !tool) return;
@@ -206,6 +334,10 @@ export function createAnnotator(o: {
     if (tool === 'polygon' && pts.length >= 3) void save('polygon', pts);
   });
   const onKey = (ev: KeyboardEvent) => {
+    if (!tool && editing !== undefined && ev.key === 'Escape') {
+      stopEditing();
+      status.textContent = '';
+    }
     if (!tool) return;
     if (ev.key === 'Escape') setTool(undefined);
     if (ev.key === 'Enter' && tool === 'polygon' && draft.length >= 3) void save('polygon', draft);
@@ -253,6 +385,23 @@ export function createAnnotator(o: {
       },
       '✕',
     );
+    const edit = h(
+      'button',
+      {
+        type: 'button',
+        class: `icon-button${editing === a.id ? ' active' : ''}`,
+        title: 'move vertices',
+        'data-testid': 'annotation-edit',
+        'data-id': a.id,
+        onclick: () => {
+          if (editing === a.id) {
+            stopEditing();
+            status.textContent = '';
+          } else startEditing(a.id);
+        },
+      },
+      '✎',
+    );
     return h(
       'div',
       {
@@ -265,7 +414,7 @@ export function createAnnotator(o: {
       h('span', { class: 'ann-kind' }, a.geometry),
       a.editable ? select : h('span', {}, what),
       h('span', { class: 'muted small ann-meta' }, meta),
-      a.editable ? del : null,
+      a.editable ? h('span', { class: 'ann-actions' }, edit, del) : null,
     );
   }
 
@@ -273,8 +422,12 @@ export function createAnnotator(o: {
     annotations = await api.annotations(slide.id);
     listEl.replaceChildren(...annotations.map(item));
     viewerEl.dataset.annotations = String(annotations.length);
+    if (editing !== undefined && !editedAnnotation()) stopEditing();
+    placeHandles();
     o.onChange(annotations);
   }
+
+  viewer.addHandler('update-viewport', placeHandles);
 
   return {
     element,
@@ -282,7 +435,9 @@ export function createAnnotator(o: {
     refresh,
     destroy() {
       window.removeEventListener('keydown', onKey);
+      viewer.removeHandler('update-viewport', placeHandles);
       layer.remove();
+      editLayer.remove();
     },
   };
 }

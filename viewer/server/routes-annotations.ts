@@ -1,7 +1,8 @@
 /**
  * Annotations on the slide page: the list (imported files and viewer drawings, with author and time), and
- * the writes for drawings: POST creates, PUT edits, DELETE removes. Writes go through checkSameOrigin and a
- * validated JSON body; a refused or malformed request changes nothing.
+ * the writes for drawings: POST creates, PUT edits, PATCH moves vertices ({coords, author}: the geometry kind
+ * and class stay as stored, the new outline is checked as a drawing of that kind), DELETE removes. Writes go
+ * through checkSameOrigin and a validated JSON body; a refused or malformed request changes nothing.
  */
 import { parseDrawnAnnotation, VIEWER_SOURCE } from '../../pipeline/annotations/drawn.ts';
 import { WsiError } from '../../pipeline/errors.ts';
@@ -10,6 +11,7 @@ import {
   createDrawnAnnotation,
   type DrawnWriteResult,
   deleteDrawnAnnotation,
+  drawnAnnotationKind,
   updateDrawnAnnotation,
 } from '../../pipeline/store/drawn-annotations.ts';
 import type { SlideRow } from '../../pipeline/store/slides.ts';
@@ -17,7 +19,7 @@ import { HttpError, parseIndex, sendJson } from './http.ts';
 import { type Handler, ID, type Request, type RouteContext, requireRow } from './route-kit.ts';
 import { checkSameOrigin, readJsonBody } from './same-origin.ts';
 
-export type WriteMethod = 'POST' | 'PUT' | 'DELETE';
+export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
 const COLLECTION = new RegExp(`^/api/slides/${ID}/annotations$`);
 const ITEM = new RegExp(`^/api/slides/${ID}/annotations/(\\d{1,9})$`);
@@ -45,14 +47,32 @@ function oneJson(ctx: RouteContext, slideId: string, id: number) {
   return a;
 }
 
-async function drawnBody(r: Request, row: SlideRow) {
-  const body = await readJsonBody(r.req);
+function parsed(body: unknown, row: SlideRow) {
   try {
     return parseDrawnAnnotation(body, row);
   } catch (err) {
     if (err instanceof WsiError) throw new HttpError(400, err.message);
     throw err;
   }
+}
+
+async function drawnBody(r: Request, row: SlideRow) {
+  return parsed(await readJsonBody(r.req), row);
+}
+
+/** A vertex edit: the stored drawing with the body's coordinates (and editor), checked as a whole drawing. */
+async function movedBody(ctx: RouteContext, r: Request, row: SlideRow, id: number) {
+  const body = await readJsonBody(r.req);
+  const stored = drawnAnnotationKind(ctx.store, row.id, id);
+  if (!stored) throw new HttpError(404, 'no such annotation on this slide');
+  if (stored.source !== VIEWER_SOURCE)
+    throw new HttpError(409, 'annotations imported from a file are read-only here');
+  if (!body || typeof body !== 'object' || Array.isArray(body))
+    throw new HttpError(400, 'body must be a JSON object');
+  const extra = Object.keys(body).find((k) => k !== 'coords' && k !== 'author');
+  if (extra) throw new HttpError(400, `unknown field '${extra}' (a vertex edit sends coords and author)`);
+  const b = body as { coords?: unknown; author?: unknown };
+  return parsed({ geometry: stored.geometry, label: stored.label, author: b.author, coords: b.coords }, row);
 }
 
 function outcome(result: DrawnWriteResult): void {
@@ -67,7 +87,7 @@ export const ANNOTATION_READ_ROUTES: [RegExp, Handler][] = [
 /** Whether a write method may be sent to this path at all (screening, before any routing). */
 export function isWritePath(method: string, path: string): method is WriteMethod {
   if (method === 'POST') return COLLECTION.test(path);
-  if (method === 'PUT' || method === 'DELETE') return ITEM.test(path);
+  if (method === 'PUT' || method === 'PATCH' || method === 'DELETE') return ITEM.test(path);
   return false;
 }
 
@@ -92,6 +112,10 @@ export async function handleAnnotationWrite(
   if (method === 'PUT') {
     const input = await drawnBody(req, row);
     outcome(updateDrawnAnnotation(ctx.store, row.id, id, input));
+    return sendJson(r.res, 200, oneJson(ctx, row.id, id));
+  }
+  if (method === 'PATCH') {
+    outcome(updateDrawnAnnotation(ctx.store, row.id, id, await movedBody(ctx, req, row, id)));
     return sendJson(r.res, 200, oneJson(ctx, row.id, id));
   }
   outcome(deleteDrawnAnnotation(ctx.store, row.id, id));

@@ -16,7 +16,7 @@ import { checkWsiSopClass, describeInstance, type WsiInstance } from './instance
 import { hasPreamble } from './preamble.ts';
 import { readDicomHeader } from './read-header.ts';
 import { chooseSeries, layoutSeries } from './series.ts';
-import { T } from './tags.ts';
+import { T, WSI_SOP_CLASS } from './tags.ts';
 
 interface FileInstance {
   inst: WsiInstance;
@@ -153,15 +153,46 @@ export async function openDicomPath(p: string, options: OpenOptions): Promise<Sl
   return openDicomFiles(files, p, options, p);
 }
 
-async function seriesOf(file: string): Promise<string | undefined> {
+interface SeriesTags {
+  seriesUid?: string;
+  sopClass?: string;
+}
+
+/** A file's SeriesInstanceUID and SOP Class UID from its header alone (undefined: unreadable). */
+async function seriesTagsOf(file: string): Promise<SeriesTags> {
   const size = (await stat(file)).size;
   const reader = fileReader(file);
   try {
     const read = async (o: number, n: number) => (await reader.read(o, Math.min(n, size - o))).slice();
-    return getString((await readDicomHeader(read, size, file)).dataset, T.SeriesInstanceUID);
+    const header = await readDicomHeader(read, size, file);
+    return {
+      seriesUid: getString(header.dataset, T.SeriesInstanceUID),
+      sopClass: getString(header.dataset, T.SOPClassUID) ?? getString(header.meta, 0x00020002),
+    };
   } catch {
-    return undefined;
+    return {};
   } finally {
     reader.close();
   }
+}
+
+async function seriesOf(file: string): Promise<string | undefined> {
+  return (await seriesTagsOf(file)).seriesUid;
+}
+
+/**
+ * The whole-slide series of a folder, each as its files (sorted by name), in the order of their first
+ * file. Files of other objects (a structured report, a CT) and unreadable files are left out; a folder of
+ * one series gives one group.
+ */
+export async function dicomSlideSeriesIn(dir: string): Promise<string[][]> {
+  const groups = new Map<string, string[]>();
+  for (const f of await dicomFilesIn(dir)) {
+    const t = await seriesTagsOf(f);
+    if (t.seriesUid === undefined || t.sopClass !== WSI_SOP_CLASS) continue;
+    const list = groups.get(t.seriesUid) ?? [];
+    list.push(f);
+    groups.set(t.seriesUid, list);
+  }
+  return [...groups.values()];
 }
