@@ -8,19 +8,19 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticSet } from '../fixtures/camelyon/generate.ts';
 import type { LesionCounts } from '../fixtures/camelyon/scene.ts';
 import { parseAsapXml } from '../pipeline/annotations/asap.ts';
 import { readAnnotationFile } from '../pipeline/annotations/files.ts';
 import { parseGeoJson } from '../pipeline/annotations/geojson.ts';
-import { main } from '../pipeline/cli.ts';
 import { evaluateRun } from '../pipeline/eval/run-eval.ts';
 import { parsePredictionsCsv } from '../pipeline/eval/tables.ts';
 import { metastasisClass, pnStage } from '../pipeline/export/slides.ts';
 import { saveAnnotations } from '../pipeline/store/annotations-queries.ts';
 import { openStore, type Store } from '../pipeline/store/db.ts';
 import { repoRoot, tempDir } from './helpers/paths.ts';
+import { runWsi } from './helpers/run-cli.ts';
 
 const tmp = tempDir('export');
 const trainDir = join(tmp.path, 'train');
@@ -30,25 +30,7 @@ const db = join(studyDir, 'study.sqlite');
 const runs: Record<string, number> = {};
 const HAS_PYTHON = existsSync('/usr/bin/python3');
 
-/** Runs `wsi …` in-process; returns exit code and what it wrote. */
-async function wsi(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const wsi = runWsi;
 
 function shapely(files: string[]) {
   return execFileSync('/usr/bin/python3', [join(repoRoot, 'tests/helpers/shapely_check.py'), ...files], {
