@@ -15,6 +15,7 @@ import type { ArchSpec } from './models/patch-classifier.ts';
 import type { PatchResolution } from './patches/types.ts';
 import type { LevelRegion } from './slide/types.ts';
 import type { StainPair } from './stain/apply.ts';
+import type { BatchInput } from './train/shard-grads.ts';
 
 export type { CountFieldTask, CountImageTask, FieldResultMessage, TileCountTask };
 
@@ -87,7 +88,8 @@ export interface TrainGradsTask {
   arch: ArchSpec;
   /** All model weights (trainable and not, in model.weights order). */
   weights: Float32Array;
-  x: Float32Array;
+  /** This shard's samples (raw patches are augmented by the worker). */
+  input: BatchInput;
   y: Float32Array;
   patchSize: number;
   batchTotal: number;
@@ -100,6 +102,22 @@ export interface TrainGradsResult {
   grads: Float32Array;
   /** Non-trainable weights (batch-norm moving mean/variance) after this shard's forward pass. */
   state: Float32Array;
+}
+
+/** Scores of one chunk of patches on the training model's current weights (data-parallel scoring). */
+export interface TrainScoreTask {
+  backend: BackendName;
+  arch: ArchSpec;
+  /** All model weights (trainable and not, in model.weights order). */
+  weights: Float32Array;
+  /** The chunk's patches, RGB, patchSize² × 3 bytes each. */
+  pixels: Uint8Array;
+  norm: Normalisation;
+  patchSize: number;
+}
+
+export interface TrainScoreResult {
+  scores: Float32Array;
 }
 
 /** Detect the tissue of one slide: mask statistics and outline polygons. */
@@ -130,6 +148,7 @@ export interface TaskMap {
   'count-field': { payload: CountFieldTask; result: FieldResultMessage };
   'tissue-detect': { payload: TissueDetectPayload; result: TissueDetectResult };
   'train-grads': { payload: TrainGradsTask; result: TrainGradsResult };
+  'train-score': { payload: TrainScoreTask; result: TrainScoreResult };
 }
 
 export type TaskKind = keyof TaskMap;

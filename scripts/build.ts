@@ -10,9 +10,11 @@
  *   chunk-*.js         shared modules and one chunk per command, loaded when that command runs
  * npm packages stay external (native addons, tfjs, onnxruntime, piscina load from node_modules as before),
  * except the pure-JS TIFF parser geotiff and its dependencies (INLINE): bundled, they cost `wsi info` about
- * half as much to load as ~45 separate ES modules do, and keep the evaluation order that
- * slide/tiff/worker-threads-shim.ts relies on. Their package.json files are recorded with our sources,
- * so an npm update makes the build stale.
+ * half as much to load as ~45 separate ES modules do. Their package.json files are recorded with our
+ * sources, so an npm update makes the build stale. Two start-up costs are removed from the bundle (see
+ * startupPatches): geotiff's Node HTTP client loads node:http/https (with TLS) only when it is used, and
+ * slide/tiff/worker-threads-shim.ts, needed only where geotiff's web-worker dependency is loaded, is empty
+ * (the build fails if web-worker is ever bundled).
  * Each source's `import.meta.url` is rewritten to that source's own URL, so paths it resolves against it
  * (schemas/, models/, viewer/, workers/entry.mjs) are the same as when it runs from the sources.
  */
@@ -146,6 +148,59 @@ function dependencyGroups(meta: Metafile, files: string[], commands: string[]): 
   };
 }
 
+/**
+ * Start-up costs removed from the bundle (together ~19 M of the ~190 M instructions `wsi info` adds to
+ * Node's own start-up, a few ms; bench/cli-start.ts):
+ * - geotiff's Node HTTP client imports node:http and node:https (with TLS) at load time, although Node has
+ *   fetch and geotiff uses its fetch client: here they are required when that client makes a request.
+ * - slide/tiff/worker-threads-shim.ts loads node:worker_threads to patch what geotiff's web-worker
+ *   dependency reads; geotiff's worker pool is not reachable from our code, so web-worker is never
+ *   bundled (checked after each build: bundling it fails the build) and the shim is left empty.
+ */
+const GEOTIFF_HTTP_CLIENT = /[\\/]geotiff[\\/]dist-module[\\/]source[\\/]client[\\/]http\.js$/;
+const GEOTIFF_HTTP_IMPORTS = "import http from 'http';\nimport https from 'https';\n";
+const LAZY_HTTP_IMPORTS =
+  "import { createRequire as __wsiCreateRequire } from 'node:module';\n" +
+  'const __wsiLazy = (name) => ({ get: (...args) => __wsiCreateRequire(import.meta.url)(name).get(...args) });\n' +
+  "const http = __wsiLazy('node:http');\nconst https = __wsiLazy('node:https');\n";
+const WORKER_THREADS_SHIM = join(ROOT, 'pipeline/slide/tiff/worker-threads-shim.ts');
+
+function startupPatches(times: SourceTimes): Plugin {
+  return {
+    name: 'wsi-startup-patches',
+    setup(b) {
+      b.onLoad({ filter: GEOTIFF_HTTP_CLIENT }, (args) => {
+        times.record(packageJsonOf(args.path) ?? args.path);
+        const source = readFileSync(args.path, 'utf8');
+        // Its only uses of http/https are `.get(...)`; anything else would be a new geotiff version.
+        if (!source.startsWith(GEOTIFF_HTTP_IMPORTS) || /[\s(]https?\.(?!get\()/.test(source))
+          throw new Error(`${rel(args.path)}: unexpected imports, update startupPatches in scripts/build.ts`);
+        return { contents: LAZY_HTTP_IMPORTS + source.slice(GEOTIFF_HTTP_IMPORTS.length), loader: 'js' };
+      });
+      b.onLoad({ filter: /[\\/]worker-threads-shim\.ts$/ }, (args) => {
+        if (args.path !== WORKER_THREADS_SHIM) return undefined;
+        times.record(args.path);
+        return {
+          contents: "// geotiff's web-worker dependency is not bundled (scripts/build.ts)\n",
+          loader: 'js',
+        };
+      });
+    },
+  };
+}
+
+/** esbuild reads web-worker (geotiff imports it) and drops it as unused: fail if any of it is left. */
+function checkNoWebWorker(meta: Metafile): void {
+  for (const [out, o] of Object.entries(meta.outputs)) {
+    for (const [input, { bytesInOutput }] of Object.entries(o.inputs)) {
+      if (bytesInOutput > 0 && /(^|[\\/])node_modules[\\/]web-worker[\\/]/.test(input))
+        throw new Error(
+          `${input} is bundled into ${out}: slide/tiff/worker-threads-shim.ts is left empty, see startupPatches`,
+        );
+    }
+  }
+}
+
 /** Loads our own sources: records their mtimes and points `import.meta.url` at the source file. */
 function sourcesPlugin(times: SourceTimes, tableModule: string): Plugin {
   return {
@@ -214,8 +269,9 @@ export async function buildDist(): Promise<{ manifest: BuildManifest; outputs: n
     logLevel: 'warning',
     metafile: true,
     absWorkingDir: ROOT,
-    plugins: [sourcesPlugin(times, table.module)],
+    plugins: [startupPatches(times), sourcesPlugin(times, table.module)],
   });
+  checkNoWebWorker(result.metafile);
   const files = Object.keys(times.times);
   const manifest: BuildManifest = {
     format: MANIFEST_FORMAT,

@@ -28,6 +28,9 @@ const copy = path.join(tmp.path, 'repo');
 const RECORDER = path.join(repoRoot, 'tests/helpers/record-imports.mjs');
 /** npm packages no `wsi --help` (and no `wsi info`) may load. */
 const HEAVY = /node_modules\/(@tensorflow|onnxruntime-node|sharp|better-sqlite3|piscina|koffi|bullmq)\//;
+/** What `wsi info` on a TIFF does not need: network and thread modules (compiled build), DICOM readers. */
+const NOT_FOR_INFO_COMPILED = /^node:(https?|tls|net|worker_threads)$/;
+const DICOM_READERS = /\/pipeline\/slide\/dicom\/(open-files|dicomweb|parse)\.ts$/;
 
 // A command and a worker task added to the copy: where does each run from (compiled or source)?
 const PROBE_COMMAND = `
@@ -230,20 +233,22 @@ describe('wsi --help', () => {
 });
 
 describe('compiled and tsx paths', () => {
-  it('print the same for wsi info (--json and text); info loads no sharp, tfjs or sqlite', async () => {
+  it('print the same for wsi info (--json and text); info loads no sharp, tfjs, sqlite, http, worker_threads or DICOM reader', async () => {
     for (const args of [
       ['info', CMU_SLIDE, '--json'],
       ['info', TCGA_SLIDE],
     ]) {
       const [fast, slow] = await Promise.all([
         wsi(args, { record: true }),
-        wsi(args, { env: { WSI_FROM_SOURCE: '1' } }),
+        wsi(args, { record: true, env: { WSI_FROM_SOURCE: '1' } }),
       ]);
       expect(fast.compiled).toBe(true);
       expect(slow.compiled).toBe(false);
       expect(fast.code).toBe(0);
       expect(fast.stdout).toBe(slow.stdout);
       expect(fast.imports.filter((u) => HEAVY.test(u))).toEqual([]);
+      expect(fast.imports.filter((u) => NOT_FOR_INFO_COMPILED.test(u))).toEqual([]);
+      expect(slow.imports.filter((u) => DICOM_READERS.test(u))).toEqual([]);
     }
     // Errors keep their class names and one-line form in the compiled build.
     const missing = await wsi(['info', path.join(tmp.path, 'nope.svs')]);

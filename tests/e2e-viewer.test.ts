@@ -5,24 +5,24 @@
 import { existsSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openSlide } from '../pipeline/slide/index.ts';
 import { type RunningViewer, startViewer } from '../viewer/server/app.ts';
 import { buildViewerFixture, PATCH, REPO_ROOT, type ViewerFixture } from './fixtures/viewer-fixtures.ts';
+import { CHROMIUM, openWatchedPage } from './helpers/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'out/test-artifacts');
 
 let fx: ViewerFixture;
 let viewer: RunningViewer;
 let browser: Browser;
 let page: Page;
-const pageErrors: string[] = [];
+let pageErrors: string[];
 const foreignRequests: string[] = [];
 /** Console errors and failed requests (network errors and HTTP >= 400): the viewer must cause none. */
-const consoleErrors: string[] = [];
+let consoleErrors: string[];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
@@ -33,29 +33,7 @@ beforeAll(async () => {
     port: 0,
     log: () => undefined,
   });
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('requestfailed', (r) => {
-    // Aborted fetches (a newer viewport superseded them) are not failures.
-    if (r.failure()?.errorText !== 'net::ERR_ABORTED') consoleErrors.push(`failed: ${r.url()}`);
-  });
-  page.on('response', (r) => {
-    if (r.status() >= 400) consoleErrors.push(`${r.status()}: ${r.url()}`);
-  });
+  ({ browser, page, pageErrors, consoleErrors } = await openWatchedPage());
   // Everything (scripts, styles, OpenSeadragon's images) must come from our server: no CDN.
   page.on('request', (r) => {
     if (!r.url().startsWith(viewer.url) && !r.url().startsWith('data:')) foreignRequests.push(r.url());

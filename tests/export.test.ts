@@ -8,19 +8,19 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateSyntheticSet } from '../fixtures/camelyon/generate.ts';
 import type { LesionCounts } from '../fixtures/camelyon/scene.ts';
 import { parseAsapXml } from '../pipeline/annotations/asap.ts';
 import { readAnnotationFile } from '../pipeline/annotations/files.ts';
 import { parseGeoJson } from '../pipeline/annotations/geojson.ts';
-import { main } from '../pipeline/cli.ts';
 import { evaluateRun } from '../pipeline/eval/run-eval.ts';
 import { parsePredictionsCsv } from '../pipeline/eval/tables.ts';
 import { metastasisClass, pnStage } from '../pipeline/export/slides.ts';
 import { saveAnnotations } from '../pipeline/store/annotations-queries.ts';
 import { openStore, type Store } from '../pipeline/store/db.ts';
 import { repoRoot, tempDir } from './helpers/paths.ts';
+import { runWsi } from './helpers/run-cli.ts';
 
 const tmp = tempDir('export');
 const trainDir = join(tmp.path, 'train');
@@ -30,25 +30,7 @@ const db = join(studyDir, 'study.sqlite');
 const runs: Record<string, number> = {};
 const HAS_PYTHON = existsSync('/usr/bin/python3');
 
-/** Runs `wsi …` in-process; returns exit code and what it wrote. */
-async function wsi(...argv: string[]): Promise<{ code: number; out: string; err: string }> {
-  let out = '';
-  let err = '';
-  const o = vi.spyOn(process.stdout, 'write').mockImplementation((s) => {
-    out += String(s);
-    return true;
-  });
-  const e = vi.spyOn(process.stderr, 'write').mockImplementation((s) => {
-    err += String(s);
-    return true;
-  });
-  try {
-    return { code: await main(argv), out, err };
-  } finally {
-    o.mockRestore();
-    e.mockRestore();
-  }
-}
+const wsi = runWsi;
 
 function shapely(files: string[]) {
   return execFileSync('/usr/bin/python3', [join(repoRoot, 'tests/helpers/shapely_check.py'), ...files], {
@@ -267,6 +249,40 @@ describe('wsi export', () => {
       .all(runs.mil) as { name: string; score: number }[];
     expect(parsed.size).toBe(4);
     for (const s of stored) expect(parsed.get(s.name.replace('.tif', ''))).toBeCloseTo(s.score, 6);
+
+    // The run's out-of-distribution verdicts go beside it; a flagged slide is named on stderr.
+    const verdicts = store.db
+      .prepare('SELECT slide_id, reason FROM slide_ood WHERE run_id = ? ORDER BY slide_id')
+      .all(runs.mil) as { slide_id: string; reason: string }[];
+    expect(verdicts.length).toBe(4);
+    const flagged = verdicts[0].slide_id;
+    const name = (
+      store.db.prepare('SELECT name FROM slides WHERE id = ?').get(flagged) as { name: string }
+    ).name.replace('.tif', '');
+    const before = store.db
+      .prepare('SELECT out_of_distribution AS o, reason FROM slide_ood WHERE run_id = ? AND slide_id = ?')
+      .get(runs.mil, flagged);
+    store.db
+      .prepare(
+        "UPDATE slide_ood SET out_of_distribution = 1, reason = 'stain far from training' WHERE run_id = ? AND slide_id = ?",
+      )
+      .run(runs.mil, flagged);
+    try {
+      const again = await wsi('export', 'slides', '--db', db, '--run', String(runs.mil), '-o', out);
+      expect(again.code).toBe(0);
+      expect(again.err).toContain(`1 of 4 slides are OUT OF DISTRIBUTION for run ${runs.mil}`);
+      expect(again.err).toContain(name);
+      const rows = readFileSync(join(out, 'out-of-distribution.csv'), 'utf8').trim().split('\r\n');
+      expect(rows[0]).toBe('name,probability,out_of_distribution,reason');
+      expect(rows.length).toBe(5);
+      expect(rows.find((r) => r.startsWith(`${name},`))).toMatch(/,1,stain far from training$/);
+      expect(rows.filter((r) => /,0,[^,]*$/.test(r)).length).toBe(3);
+    } finally {
+      const b = before as { o: number; reason: string };
+      store.db
+        .prepare('UPDATE slide_ood SET out_of_distribution = ?, reason = ? WHERE run_id = ? AND slide_id = ?')
+        .run(b.o, b.reason, runs.mil, flagged);
+    }
   });
 
   it('CAMELYON17 stages follow the challenge rules', () => {

@@ -29,6 +29,12 @@ import { type RunningViewer, startViewer } from '../viewer/server/app.ts';
 import { CMU_PATH } from './fixtures/viewer-fixtures.ts';
 import { repoRoot, tempDir } from './helpers/paths.ts';
 
+/** A file's bytes as an ArrayBuffer of its own (a Buffer's .buffer may be a shared pool holding other data). */
+function fileBytes(file: string): ArrayBuffer {
+  const b = readFileSync(file);
+  return b.buffer.slice(b.byteOffset, b.byteOffset + b.byteLength) as ArrayBuffer;
+}
+
 const tmp = tempDir('heatmap-lattice');
 const db = join(tmp.path, 'lattice.sqlite');
 const out = join(tmp.path, 'out');
@@ -145,9 +151,7 @@ describe('one patch lattice', () => {
       .raw({ depth: 'ushort' })
       .toBuffer({ resolveWithObject: true });
     const pngPx = new Uint16Array(p16.data.buffer, p16.data.byteOffset, p16.data.length / 2);
-    const tiff = await (
-      await fromArrayBuffer(readFileSync(join(out, `${stem}.score.tif`)).buffer)
-    ).getImage();
+    const tiff = await (await fromArrayBuffer(fileBytes(join(out, `${stem}.score.tif`)))).getImage();
     expect([tiff.getWidth(), tiff.getHeight()]).toEqual([grid.columns, grid.rows]);
     const [tiffPx] = (await tiff.readRasters()) as unknown as Float32Array[];
     expect(tiffPx).toBeInstanceOf(Float32Array);
@@ -199,9 +203,7 @@ describe('one patch lattice', () => {
 describe('float TIFF heatmap', () => {
   const stem = 'CMU-1-Small-Region';
   it('geotiff.js reads the description, µm/px resolution and nodata the store implies', async () => {
-    const tiff = await (
-      await fromArrayBuffer(readFileSync(join(out, `${stem}.score.tif`)).buffer)
-    ).getImage();
+    const tiff = await (await fromArrayBuffer(fileBytes(join(out, `${stem}.score.tif`)))).getImage();
     const fd = tiff.fileDirectory;
     // ASCII values keep their NUL terminator in geotiff.js.
     const meta = JSON.parse(String(await fd.loadValue('ImageDescription')).replace(/\0+$/, ''));
@@ -268,7 +270,7 @@ describe('float TIFF heatmap', () => {
         mpp: null,
       }),
     );
-    const image = await (await fromArrayBuffer(readFileSync(file).buffer)).getImage();
+    const image = await (await fromArrayBuffer(fileBytes(file))).getImage();
     const [back] = (await image.readRasters()) as unknown as Float32Array[];
     expect(Object.is(back.length, v.length) && back.every((x, i) => Object.is(x, v[i]))).toBe(true);
     expect(image.getOrigin().slice(0, 2)).toEqual([4, 8]);

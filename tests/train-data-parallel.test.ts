@@ -5,9 +5,12 @@ import type * as tf from '@tensorflow/tfjs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../pipeline/models/backend.ts';
 import { loadModel } from '../pipeline/models/model-io.ts';
+import { DEFAULT_NORMALISATION } from '../pipeline/models/normalise.ts';
 import { type ArchSpec, buildPatchClassifier } from '../pipeline/models/patch-classifier.ts';
+import { augmentPatch, drawAugment, STRONG_AUGMENT } from '../pipeline/train/augment.ts';
 import { createDataParallel, shardBounds } from '../pipeline/train/data-parallel.ts';
-import type { PatchSet } from '../pipeline/train/dataset.ts';
+import { memoryPatchSet, type PatchSet } from '../pipeline/train/dataset.ts';
+import { scorePatches } from '../pipeline/train/score.ts';
 import { readFlat, shardGradients } from '../pipeline/train/shard-grads.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../pipeline/train/trainer.ts';
 import { createRng } from '../pipeline/util/rng.ts';
@@ -44,15 +47,7 @@ function toySet(seed: number): PatchSet {
       for (let c = 0; c < 3; c++)
         pixels[(i * P * P + k) * 3 + c] = Math.max(0, Math.min(255, base[c] + rng.normal() * 40));
   }
-  return {
-    slides: [{ path: 'toy', name: 'toy', truth: null }],
-    slideMpp: [1],
-    patchSize: P,
-    mpp: 1,
-    refs: Array.from(labels, (l, i) => ({ slide: 0, x: i * P, y: 0, size: P, label: l as 0 | 1 })),
-    labels,
-    pixels,
-  };
+  return memoryPatchSet(pixels, labels, P);
 }
 
 const config: TrainConfig = {
@@ -148,5 +143,60 @@ describe('data-parallel training', () => {
     expect(two.best!.auc).toBeGreaterThan(0.9);
     expect(Math.abs(two.best!.auc - one.best!.auc)).toBeLessThan(0.05);
     expect(two.meta.training?.config?.trainWorkers).toBe(2);
+  });
+
+  it('a raw batch augmented by each thread gives the gradient of the batch augmented here', async () => {
+    const model = buildPatchClassifier(TINY_BN, { seed: 7 });
+    const set = toySet(4);
+    const B = 16;
+    const per = P * P * 3;
+    const pixels = set.pixels.slice(0, B * per);
+    const y = Float32Array.from(set.labels.subarray(0, B));
+    const x = new Float32Array(B * per);
+    const rng = createRng(11);
+    for (let k = 0; k < B; k++)
+      augmentPatch(
+        pixels.subarray(k * per, (k + 1) * per),
+        P,
+        rng,
+        STRONG_AUGMENT,
+        DEFAULT_NORMALISATION,
+        x,
+        k * per,
+        new Uint8Array(per),
+      );
+    const again = createRng(11);
+    const draws = Array.from({ length: B }, () => drawAugment(again, STRONG_AUGMENT));
+    const dp = createDataParallel({ model, arch: TINY_BN, backend: 'wasm', patchSize: P, workers: 2 });
+    try {
+      // Training-mode outputs use the batch's own statistics, so the first step's BN update does not matter.
+      const a = await dp.step(x, y);
+      const ga = readFlat(a.grads);
+      const b = await dp.step({ pixels, draws, augment: STRONG_AUGMENT, norm: DEFAULT_NORMALISATION }, y);
+      expect(Array.from(readFlat(b.grads))).toEqual(Array.from(ga));
+      expect(Array.from(b.perSample)).toEqual(Array.from(a.perSample));
+      for (const g of [...a.grads, ...b.grads]) g.dispose();
+    } finally {
+      await dp.close();
+      model.dispose();
+    }
+  });
+
+  it('scoring spread over 2 threads gives the scores of one thread, in index order', async () => {
+    const model = buildPatchClassifier(TINY_BN, { seed: 3 });
+    const set = toySet(5);
+    // 150 shuffled indices: chunks of 64, 64 and 22, the second on the worker.
+    const rng = createRng(2);
+    const indices = Array.from({ length: 150 }, () => rng.int(set.labels.length));
+    const dp = createDataParallel({ model, arch: TINY_BN, backend: 'wasm', patchSize: P, workers: 2 });
+    try {
+      const one = scorePatches(model, set, indices, DEFAULT_NORMALISATION);
+      const two = await dp.score(set, indices, DEFAULT_NORMALISATION);
+      expect(new Set(one).size).toBeGreaterThan(100);
+      expect(Array.from(two)).toEqual(Array.from(one));
+    } finally {
+      await dp.close();
+      model.dispose();
+    }
   });
 });

@@ -8,7 +8,7 @@ import { loadModel, readModelMeta } from '../pipeline/models/model-io.ts';
 import type { ArchSpec } from '../pipeline/models/patch-classifier.ts';
 import { type AugmentOptions, augmentPatch } from '../pipeline/train/augment.ts';
 import { loadCheckpoint } from '../pipeline/train/checkpoint.ts';
-import type { PatchSet } from '../pipeline/train/dataset.ts';
+import { memoryPatchSet, type PatchSet } from '../pipeline/train/dataset.ts';
 import { DEFAULT_TRAIN, type TrainConfig, trainPatchClassifier } from '../pipeline/train/trainer.ts';
 import { createRng } from '../pipeline/util/rng.ts';
 
@@ -36,15 +36,7 @@ function toySet(seed: number): PatchSet {
       for (let c = 0; c < 3; c++)
         pixels[(i * P * P + k) * 3 + c] = Math.max(0, Math.min(255, base[c] + rng.normal() * 25));
   }
-  return {
-    slides: [{ path: 'toy', name: 'toy', truth: null }],
-    slideMpp: [1],
-    patchSize: P,
-    mpp: 1,
-    refs: Array.from(labels, (l, i) => ({ slide: 0, x: i * P, y: 0, size: P, label: l as 0 | 1 })),
-    labels,
-    pixels,
-  };
+  return memoryPatchSet(pixels, labels, P);
 }
 
 const config = (o: Partial<TrainConfig>): TrainConfig => ({

@@ -28,7 +28,9 @@ train: learns a slide classifier from slide labels alone over the patch embeddin
   --max-instances N   instances sampled per bag per step (default 512; inference uses all)
   --bags-per-step N   default 4       --no-class-weights   --seed N
 infer: each slide's probability into slide_results and every patch's attention (raw, and normalised
-  to [0,1] per slide) into patches of a 'mil' run. Resumable per slide.
+  to [0,1] per slide) into patches of a 'mil' run. Resumable per slide. Each slide is also compared with
+  the slides the model was trained on (stain, nucleus size at the stated µm/px, focus): one line per slide,
+  'NAME: p=0.93' or 'NAME: p=0.93  OUT OF DISTRIBUTION: <reason>', and the verdict into the store.
   --labels CSV        optional reference labels, kept with the results
   --threshold X       probability for a positive call (default 0.5)
 `;
@@ -115,8 +117,12 @@ async function infer(argv: string[]): Promise<number> {
       embedRun: numberFlag(p, 'embed-run', { integer: true, min: 1 }),
       labels: labelsPath ? readLabelsCsv(labelsPath) : undefined,
       threshold: numberFlag(p, 'threshold', { default: 0.5, min: 0, max: 1 }),
-      onSlide: (name, prob) => process.stderr.write(`${name}: ${prob.toFixed(4)}\n`),
     });
+    for (const s of r.scores) process.stdout.write(`${slideScoreLine(s.name, s.probability, s.ood)}\n`);
+    if (!r.oodReference)
+      process.stderr.write(
+        'note: this MIL model has no statistics of its training slides: no out-of-distribution verdicts\n',
+      );
     process.stdout.write(
       `mil run ${r.runId}${r.resumed ? ' (resumed)' : ''}: ${r.slides} slides scored, ${r.skipped} already done\n`,
     );
@@ -124,6 +130,16 @@ async function infer(argv: string[]): Promise<number> {
   } finally {
     store.close();
   }
+}
+
+/** 'NAME: p=0.9312', with the warning on the same line when the slide is out of distribution. */
+export function slideScoreLine(
+  name: string,
+  probability: number,
+  ood?: { outOfDistribution: boolean; reason: string },
+): string {
+  const p = `${name}: p=${probability.toFixed(4)}`;
+  return ood?.outOfDistribution ? `${p}  OUT OF DISTRIBUTION: ${ood.reason}` : p;
 }
 
 export const command: Command = {

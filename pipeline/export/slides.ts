@@ -8,6 +8,7 @@
 import { writeFileSync } from 'node:fs';
 import { slideStem } from '../eval/tables.ts';
 import { csvLine as csvRow } from '../io/csv.ts';
+import { readOodVerdicts } from '../ood/store.ts';
 import { latticeValues } from '../patches/lattice.ts';
 import { type ExportSlide, patchesForExport, slideResultsForExport } from '../store/export-queries.ts';
 import { type ExportContext, type ExportResult, requireRunId } from './context.ts';
@@ -56,6 +57,38 @@ function largestRegionUm(
   return Math.max(...regions.map(longestDiameter)) * slide.mpp;
 }
 
+/**
+ * The run's out-of-distribution verdicts beside predictions.csv (which keeps the challenge's two columns),
+ * and a note naming the flagged slides: a probability is never handed out without its warning.
+ */
+function oodNextToPredictions(
+  ctx: ExportContext,
+  runId: number,
+  results: readonly { slideId: string; name: string; score: number | null }[],
+): { file: string; note?: string } | undefined {
+  const verdicts = readOodVerdicts(ctx.store, runId);
+  if (verdicts.size === 0) return undefined;
+  const file = outPath(ctx.outDir, 'out-of-distribution.csv');
+  const rows = results.map((r) => ({ ...r, v: verdicts.get(r.slideId) }));
+  writeFileSync(
+    file,
+    [
+      csvRow(['name', 'probability', 'out_of_distribution', 'reason']),
+      ...rows.map((r) =>
+        csvRow([slideStem(r.name), r.score, r.v ? (r.v.outOfDistribution ? 1 : 0) : '', r.v?.reason ?? '']),
+      ),
+    ].join(''),
+  );
+  const flagged = rows.filter((r) => r.v?.outOfDistribution).map((r) => slideStem(r.name));
+  if (flagged.length === 0) return { file };
+  return {
+    file,
+    note:
+      `${flagged.length} of ${rows.length} slides are OUT OF DISTRIBUTION for run ${runId}, their probabilities ` +
+      `may be wrong: ${flagged.join(', ')} (reasons in out-of-distribution.csv)`,
+  };
+}
+
 export function exportSlides(ctx: ExportContext, o: SlideExportOptions): ExportResult {
   const runId = requireRunId(ctx, 'slides');
   const wanted = new Set(ctx.slides.map((s) => s.id));
@@ -69,6 +102,11 @@ export function exportSlides(ctx: ExportContext, o: SlideExportOptions): ExportR
       [csvRow(['name', 'probability']), ...results.map((r) => csvRow([slideStem(r.name), r.score]))].join(''),
     );
     files.push(file);
+    const ood = oodNextToPredictions(ctx, runId, results);
+    if (ood) {
+      files.push(ood.file);
+      if (ood.note) notes.push(ood.note);
+    }
   } else notes.push(`run ${runId} has no slide-level results (predictions.csv not written)`);
 
   const staged = ctx.slides.filter((s) => CAMELYON17_NAME.test(slideStem(s.name)));

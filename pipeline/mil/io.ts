@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import type * as tf from '@tensorflow/tfjs';
 import { ModelError } from '../errors.ts';
 import { loadLayersModel, readModelJson, saveLayersModel, writeSidecar } from '../models/model-io.ts';
+import type { OodReference } from '../ood/verdict.ts';
 import type { MilConfig } from './config.ts';
 import type { EpochLog } from './train.ts';
 
@@ -19,6 +20,11 @@ export interface MilSidecar {
   history: EpochLog[];
   /** Where the training embeddings came from (embed run, encoder model, layer), for provenance. */
   embedding: Record<string, unknown>;
+  /**
+   * Statistics of the slides it was trained on (training and validation bags), for out-of-distribution
+   * verdicts at inference (pipeline/ood); absent when none of their files could be read.
+   */
+  ood?: OodReference;
   createdAt: string;
 }
 

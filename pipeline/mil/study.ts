@@ -4,6 +4,7 @@
  */
 import { resolve } from 'node:path';
 import { ConfigError } from '../errors.ts';
+import { oodReferenceOfRegistered } from '../ood/model.ts';
 import { createRng } from '../patches/samplers/rng.ts';
 import { slideKey } from '../slide-labels.ts';
 import type { Store } from '../store/db.ts';
@@ -95,11 +96,20 @@ export async function trainMilFromStore(store: Store, o: MilTrainOptions) {
       },
     });
     const metrics = { ...result.metrics, bestEpoch: result.bestEpoch };
+    // Out-of-distribution reference: the stain and nucleus size of the slides it learnt from, saved with
+    // it (measurements an earlier run stored for these slides are reused; see ood/model.ts).
+    o.log?.('measuring training slides for out-of-distribution checks');
+    const ood = await oodReferenceOfRegistered(
+      store,
+      [...train, ...val].map((b) => b.id),
+      o.log,
+    );
     await saveMilModel(o.outDir, result.model, {
       config: result.config,
       metrics,
       history: result.history,
       embedding: { embedRun: embed.id, dim: result.config.inputDim, dtype: embed.dtype },
+      ...(ood ? { ood } : {}),
     });
     const modelId = registerModel(store, {
       name: `mil-${result.config.kind}`,

@@ -1,6 +1,7 @@
 /**
- * Read-only queries the viewer needs: runs with data on a slide, patch values for heatmaps,
- * cells in a viewport box (R*Tree), top-k attention patches, plate wells.
+ * Read-only queries the viewer needs: runs with data on a slide (with their out-of-distribution verdicts),
+ * patch values for heatmaps, cells in a viewport box (R*Tree), top-k attention patches, the patch
+ * classifier behind a run, plate wells.
  * Every query is parameterised; nothing here writes.
  */
 import type { Store } from './db.ts';
@@ -19,6 +20,8 @@ export interface SlideRunSummary {
   cells: number;
   /** Slide-level result (e.g. MIL probability) when the run wrote one. */
   slideScore: number | null;
+  /** The run's out-of-distribution verdict on this slide (pipeline/ood), when its model has a reference. */
+  ood: { outOfDistribution: boolean; reason: string } | null;
 }
 
 /** Runs that wrote anything the viewer can draw on this slide, newest first. */
@@ -33,14 +36,68 @@ export function listSlideRuns(store: Store, slideId: string): SlideRunSummary[] 
                UNION SELECT run_id FROM slide_results WHERE slide_id = @slide)
        SELECT r.id AS runId, r.kind, r.name, r.status,
               COALESCE(p.scored, 0) AS scored, COALESCE(p.attended, 0) AS attended,
-              COALESCE(c.cells, 0) AS cells, sr.score AS slideScore
+              COALESCE(c.cells, 0) AS cells, sr.score AS slideScore,
+              o.out_of_distribution AS oodFlag, o.reason AS oodReason
        FROM ids JOIN runs r ON r.id = ids.run_id
        LEFT JOIN p ON p.run_id = r.id LEFT JOIN c ON c.run_id = r.id
        LEFT JOIN slide_results sr ON sr.run_id = r.id AND sr.slide_id = @slide
+       LEFT JOIN slide_ood o ON o.run_id = r.id AND o.slide_id = @slide
        ORDER BY r.id DESC`,
     )
-    .all({ slide: slideId }) as SlideRunSummary[];
-  return rows;
+    .all({ slide: slideId }) as (Omit<SlideRunSummary, 'ood'> & {
+    oodFlag: number | null;
+    oodReason: string | null;
+  })[];
+  return rows.map(({ oodFlag, oodReason, ...r }) => ({
+    ...r,
+    ood: oodFlag === null ? null : { outOfDistribution: oodFlag === 1, reason: oodReason ?? '' },
+  }));
+}
+
+export interface OodFlag {
+  runId: number;
+  kind: string;
+  name: string | null;
+  reason: string;
+}
+
+/** Out-of-distribution verdicts (only those that fired) by slide id, newest run first, for the slide list. */
+export function oodFlagsBySlide(store: Store): Map<string, OodFlag[]> {
+  const rows = store.db
+    .prepare(
+      `SELECT o.slide_id AS slideId, r.id AS runId, r.kind, r.name, o.reason FROM slide_ood o
+       JOIN runs r ON r.id = o.run_id WHERE o.out_of_distribution = 1 ORDER BY r.id DESC`,
+    )
+    .all() as (OodFlag & { slideId: string })[];
+  const out = new Map<string, OodFlag[]>();
+  for (const { slideId, ...flag } of rows) out.set(slideId, [...(out.get(slideId) ?? []), flag]);
+  return out;
+}
+
+/**
+ * The patch classifier behind a run, through the store: the run's own model when it is one (an FCN
+ * 'infer' run), else its parent's, and so on (a 'mil' run → its 'embed' run → the encoder). At most a few
+ * links are followed; undefined when none is a patch classifier.
+ */
+export function patchClassifierOfRun(
+  store: Store,
+  runId: number,
+): { id: number; path: string; name: string } | undefined {
+  const step = store.db.prepare(
+    `SELECT r.parent_run_id AS parent, m.id, m.path, m.name, m.kind FROM runs r
+     LEFT JOIN models m ON m.id = r.model_id WHERE r.id = ?`,
+  );
+  let id: number | null = runId;
+  for (let depth = 0; id !== null && depth < 4; depth++) {
+    const row = step.get(id) as
+      | { parent: number | null; id: number | null; path: string; name: string; kind: string | null }
+      | undefined;
+    if (!row) return undefined;
+    if (row.kind === 'patch-classifier' && row.id !== null)
+      return { id: row.id, path: row.path, name: row.name };
+    id = row.parent;
+  }
+  return undefined;
 }
 
 export interface PatchCell {
@@ -120,6 +177,19 @@ export function topAttention(store: Store, runId: number, slideId: string, k: nu
        ORDER BY COALESCE(attention_norm, attention) DESC, y, x LIMIT ?`,
     )
     .all(runId, slideId, k) as AttentionPatch[];
+}
+
+/** One patch row of a run on a slide by its level-0 origin, or undefined. */
+export function patchAt(
+  store: Store,
+  runId: number,
+  slideId: string,
+  x: number,
+  y: number,
+): { x: number; y: number; width: number; height: number } | undefined {
+  return store.db
+    .prepare('SELECT x, y, width, height FROM patches WHERE run_id = ? AND slide_id = ? AND x = ? AND y = ?')
+    .get(runId, slideId, x, y) as { x: number; y: number; width: number; height: number } | undefined;
 }
 
 export interface PlateRun {

@@ -93,24 +93,49 @@ function sourceIndex(t: number, x: number, y: number, n: number): number {
   return sy * n + sx;
 }
 
+/** One patch's augmentation parameters: everything augmentPatch draws from its RNG. */
+export interface AugmentDraw {
+  /** Dihedral transform 0–7. */
+  transform: number;
+  /** H, E, residual amount scales and optical-density shifts. */
+  scale: [number, number, number];
+  shift: [number, number, number];
+  /** Present when photometric augmentation is on. */
+  photometric?: PhotometricDraw;
+}
+
 /**
- * Writes the augmented, normalised patch (size² × 3 floats) into `out` at `offset`. `tmp` is scratch of
- * size² × 3 bytes. Draws from `rng` in a fixed order, so a saved RNG state reproduces the same batch.
- * Returns the photometric draw (for the training log) when those augmentations are on.
+ * Draws one patch's augmentation from `rng` in a fixed order (the order augmentPatch always used, so a
+ * saved RNG state reproduces the same batch). Cheap: the data-parallel trainer draws the whole batch
+ * in order on the main thread and lets each thread apply its shard's draws (applyAugment).
  */
-export function augmentPatch(
+export function drawAugment(rng: Rng, options: AugmentOptions): AugmentDraw {
+  const transform = options.geometric ? rng.int(8) : 0;
+  const scale = [0, 1, 2].map(() => 1 + (rng.next() * 2 - 1) * options.stainScale) as AugmentDraw['scale'];
+  const shift = [0, 1, 2].map(() => (rng.next() * 2 - 1) * options.stainShift) as AugmentDraw['shift'];
+  // Drawn only when on, so runs without it keep their exact draws.
+  const photometric =
+    options.photometric && isPhotometricOn(options.photometric)
+      ? drawPhotometric(rng, options.photometric)
+      : undefined;
+  return photometric ? { transform, scale, shift, photometric } : { transform, scale, shift };
+}
+
+/**
+ * Writes the patch augmented by `draw`, normalised (size² × 3 floats), into `out` at `offset`. `tmp` is
+ * scratch of size² × 3 bytes. Deterministic: the same draw gives the same floats on any thread.
+ */
+export function applyAugment(
   src: Uint8Array,
   size: number,
-  rng: Rng,
+  draw: AugmentDraw,
   options: AugmentOptions,
   norm: Normalisation,
   out: Float32Array,
   offset: number,
   tmp: Uint8Array,
-): PhotometricDraw | undefined {
-  const t = options.geometric ? rng.int(8) : 0;
-  const scale = [0, 1, 2].map(() => 1 + (rng.next() * 2 - 1) * options.stainScale);
-  const shift = [0, 1, 2].map(() => (rng.next() * 2 - 1) * options.stainShift);
+): void {
+  const { transform: t, scale, shift } = draw;
   const jitter = options.stainScale > 0 || options.stainShift > 0;
   // Combined map od' = od · UNMIX · diag(scale) · STAINS + shift · STAINS.
   const M = [0, 1, 2].map((r) =>
@@ -137,12 +162,25 @@ export function augmentPatch(
       }
     }
   }
-  // Drawn only when on, so runs without it keep their exact draws.
-  const draw =
-    options.photometric && isPhotometricOn(options.photometric)
-      ? drawPhotometric(rng, options.photometric)
-      : undefined;
-  if (draw) applyPhotometric(tmp, size, size, draw);
+  if (draw.photometric) applyPhotometric(tmp, size, size, draw.photometric);
   normaliseInto(tmp, 3, norm, out, offset);
-  return draw;
+}
+
+/**
+ * Draws and applies one patch's augmentation (drawAugment then applyAugment). Returns the photometric
+ * draw (for the training log) when those augmentations are on.
+ */
+export function augmentPatch(
+  src: Uint8Array,
+  size: number,
+  rng: Rng,
+  options: AugmentOptions,
+  norm: Normalisation,
+  out: Float32Array,
+  offset: number,
+  tmp: Uint8Array,
+): PhotometricDraw | undefined {
+  const draw = drawAugment(rng, options);
+  applyAugment(src, size, draw, options, norm, out, offset, tmp);
+  return draw.photometric;
 }

@@ -53,6 +53,28 @@ export interface PatchSet {
   stain?: { method: StainMethod; target: StainEstimate };
 }
 
+/**
+ * A patch set held in memory, not read from slides (benchmarks and tests): patch i is at x = i·size of
+ * one unnamed 1 µm/px "slide".
+ */
+export function memoryPatchSet(pixels: Uint8Array, labels: Uint8Array, patchSize: number): PatchSet {
+  return {
+    slides: [{ path: 'memory', name: 'memory', truth: null }],
+    slideMpp: [1],
+    patchSize,
+    mpp: 1,
+    refs: Array.from(labels, (l, i) => ({
+      slide: 0,
+      x: i * patchSize,
+      y: 0,
+      size: patchSize,
+      label: l as 0 | 1,
+    })),
+    labels,
+    pixels,
+  };
+}
+
 /** `--slides` value: a folder of slides or a comma-separated list of files and folders. */
 export async function resolveSlidePaths(spec: string): Promise<string[]> {
   const parts = spec

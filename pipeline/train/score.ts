@@ -3,9 +3,10 @@ import * as tf from '@tensorflow/tfjs';
 import { type Normalisation, normaliseInto } from '../models/normalise.ts';
 import type { PatchSet } from './dataset.ts';
 
+/** Scores in chunks of `batchSize` (data-parallel scoring keeps the same chunks, so the same floats). */
 export function scorePatches(
   model: tf.LayersModel,
-  set: PatchSet,
+  set: Pick<PatchSet, 'patchSize' | 'pixels'>,
   indices: ArrayLike<number>,
   norm: Normalisation,
   batchSize = 64,

@@ -6,7 +6,49 @@
  * normalises by its own statistics, as in ordinary data-parallel training without synchronised BN).
  */
 import * as tf from '@tensorflow/tfjs';
+import type { Normalisation } from '../models/normalise.ts';
+import { type AugmentDraw, type AugmentOptions, applyAugment } from './augment.ts';
 import { bceTensor } from './score.ts';
+
+/**
+ * A batch, or one shard of it, as a training thread takes it: normalised model input, or the raw
+ * patches with each sample's augmentation draw, which the thread that takes the shard applies (so the
+ * augmentation work is split like the gradient work, and gives the same floats on any thread).
+ */
+export type BatchInput =
+  | { x: Float32Array }
+  | { pixels: Uint8Array; draws: AugmentDraw[]; augment: AugmentOptions; norm: Normalisation };
+
+/** Samples [from, to) of `input`, copied (so the copy can be transferred to a worker). */
+export function sliceBatch(input: BatchInput, from: number, to: number, per: number): BatchInput {
+  if ('x' in input) return { x: input.x.slice(from * per, to * per) };
+  return { ...input, pixels: input.pixels.slice(from * per, to * per), draws: input.draws.slice(from, to) };
+}
+
+/** The model input of `n` samples of `input`: as given, or augmented and normalised here. */
+export function batchFloats(input: BatchInput, n: number, patchSize: number): Float32Array {
+  const per = patchSize * patchSize * 3;
+  if ('x' in input) return input.x.subarray(0, n * per);
+  const x = new Float32Array(n * per);
+  const tmp = new Uint8Array(per);
+  for (let k = 0; k < n; k++)
+    applyAugment(
+      input.pixels.subarray(k * per, (k + 1) * per),
+      patchSize,
+      input.draws[k],
+      input.augment,
+      input.norm,
+      x,
+      k * per,
+      tmp,
+    );
+  return x;
+}
+
+/** The buffer to transfer with a worker task carrying `input`. */
+export function batchBuffer(input: BatchInput): ArrayBuffer {
+  return ('x' in input ? input.x.buffer : input.pixels.buffer) as ArrayBuffer;
+}
 
 export interface ShardGradients {
   /** Summed shard loss / whole batch size. */

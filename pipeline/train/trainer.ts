@@ -14,10 +14,11 @@ import type { ModelMeta } from '../models/model-io.ts';
 import { saveModel } from '../models/model-io.ts';
 import { type ArchSpec, newPatchClassifier, SMALL_ARCH } from '../models/patch-classifier.ts';
 import { createSampler, restoreSampler, type SamplerKind } from '../patches/samplers/index.ts';
+import type { PhotometricDraw } from '../stain/augment.ts';
 import { canonicalJson } from '../store/runs.ts';
 import { createRng } from '../util/rng.ts';
 import { Adam } from './adam.ts';
-import { type AugmentOptions, augmentPatch, DEFAULT_AUGMENT } from './augment.ts';
+import { type AugmentOptions, augmentPatch, DEFAULT_AUGMENT, drawAugment } from './augment.ts';
 import { hasCheckpoint, loadCheckpoint, saveCheckpoint, type TrainingState } from './checkpoint.ts';
 import { checkTrainWorkers, createDataParallel, MIN_SHARD } from './data-parallel.ts';
 import type { PatchSet } from './dataset.ts';
@@ -182,6 +183,7 @@ export async function trainPatchClassifier(options: {
   const x = new Float32Array(B * per);
   const y = new Float32Array(B);
   const scratch = new Uint8Array(per);
+  const raw = new Uint8Array(B * per);
   const valIdx = val?.refs.length ? validationIndices(val, config.maxValPatches, config.seed + 2) : null;
   const valLabels = valIdx && val ? Array.from(valIdx, (i) => val.labels[i]) : null;
   const valHasBoth = valLabels ? valLabels.includes(1) && valLabels.includes(0) : false;
@@ -219,40 +221,45 @@ export async function trainPatchClassifier(options: {
 
   const parallel =
     workers > 1 ? createDataParallel({ model, arch: config.arch, backend, patchSize: P, workers }) : null;
+  // Refresh and validation scoring use every thread too (the same chunks, so the same scores).
+  const score = (set: PatchSet, indices: ArrayLike<number>, n: typeof norm): Promise<Float32Array> =>
+    parallel ? parallel.score(set, indices, n) : Promise.resolve(scorePatches(model, set, indices, n));
   try {
     for (let step = state.step + 1; step <= config.steps; step++) {
       const idx = sampler.draw(B);
-      for (let k = 0; k < B; k++) {
-        const i = idx[k];
-        const d = augmentPatch(
-          train.pixels.subarray(i * per, (i + 1) * per),
-          P,
-          augmentRng,
-          config.augment,
-          norm,
-          x,
-          k * per,
-          scratch,
-        );
-        if (d) {
-          drawn.patches++;
-          if (d.blurSigma > 0.2) drawn.blurred++;
-          if (d.jpegQuality > 0) {
-            drawn.jpeg++;
-            drawn.jpegQualitySum += d.jpegQuality;
-          }
-        }
-        y[k] = train.labels[i];
-      }
+      const photometric: (PhotometricDraw | undefined)[] = [];
       let perSample: Float32Array = new Float32Array(B);
       let loss: number;
       if (parallel) {
-        const r = await parallel.step(x, y);
+        // Draws in the same order as augmentPatch below; each thread augments its own shard.
+        const draws = Array.from(idx, () => drawAugment(augmentRng, config.augment));
+        for (let k = 0; k < B; k++) {
+          raw.set(train.pixels.subarray(idx[k] * per, (idx[k] + 1) * per), k * per);
+          y[k] = train.labels[idx[k]];
+          photometric.push(draws[k].photometric);
+        }
+        const r = await parallel.step({ pixels: raw, draws, augment: config.augment, norm }, y);
         adam.applyGradients(r.grads);
         for (const g of r.grads) g.dispose();
         loss = r.loss;
         perSample = r.perSample;
       } else {
+        for (let k = 0; k < B; k++) {
+          const i = idx[k];
+          photometric.push(
+            augmentPatch(
+              train.pixels.subarray(i * per, (i + 1) * per),
+              P,
+              augmentRng,
+              config.augment,
+              norm,
+              x,
+              k * per,
+              scratch,
+            ),
+          );
+          y[k] = train.labels[i];
+        }
         const xt = tf.tensor4d(x, [B, P, P, 3]);
         const yt = tf.tensor1d(y);
         loss = adam.minimize(() => {
@@ -264,10 +271,19 @@ export async function trainPatchClassifier(options: {
         xt.dispose();
         yt.dispose();
       }
+      for (const d of photometric) {
+        if (!d) continue;
+        drawn.patches++;
+        if (d.blurSigma > 0.2) drawn.blurred++;
+        if (d.jpegQuality > 0) {
+          drawn.jpeg++;
+          drawn.jpegQualitySum += d.jpegQuality;
+        }
+      }
       sampler.update(idx, perSample);
       const refresh = sampler.refreshDue();
       if (refresh.length) {
-        const scores = scorePatches(model, train, refresh, norm);
+        const scores = await score(train, refresh, norm);
         sampler.update(
           refresh,
           bce(
@@ -288,7 +304,7 @@ export async function trainPatchClassifier(options: {
           Object.assign(drawn, { patches: 0, blurred: 0, jpeg: 0, jpegQualitySum: 0 });
         }
         if (valIdx && valHasBoth && val) {
-          const scores = scorePatches(model, val, valIdx, norm);
+          const scores = await score(val, valIdx, norm);
           const auc = rocAuc(scores, valLabels!);
           metrics.valAuc = auc;
           report.valAuc = auc;

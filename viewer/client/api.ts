@@ -14,6 +14,15 @@ export interface SlideInfo {
   dzi: string;
   /** Set when the slide is a well image of a counting run (listed apart from whole slides). */
   plateImage?: { runId: number; plate: string | null; well: string | null } | null;
+  /** Runs whose out-of-distribution verdict fired on this slide, newest first. */
+  ood?: OodFlag[];
+}
+
+export interface OodFlag {
+  runId: number;
+  kind: string;
+  name: string | null;
+  reason: string;
 }
 
 export interface SlideRun {
@@ -25,6 +34,10 @@ export interface SlideRun {
   attended: number;
   cells: number;
   slideScore: number | null;
+  /** The run's out-of-distribution verdict on this slide (null: its model has no reference). */
+  ood: { outOfDistribution: boolean; reason: string } | null;
+  /** The run has a patch classifier whose saliency the gallery can show. */
+  saliency: boolean;
 }
 
 export interface SlideDetail extends SlideInfo {
@@ -207,6 +220,13 @@ export const api = {
     getJson<AttentionPatch[]>(`/api/runs/${run}/slides/${encodeURIComponent(id)}/top-attention?k=${k}`),
   cropUrl: (id: string, p: { x: number; y: number; width: number; height: number }, size: number) =>
     `/api/slides/${encodeURIComponent(id)}/region.jpeg?x=${p.x}&y=${p.y}&w=${p.width}&h=${p.height}&size=${size}`,
+  saliencyUrl: (
+    run: number,
+    id: string,
+    p: { x: number; y: number },
+    map: 'gradient' | 'gradcam',
+    size: number,
+  ) => `/api/runs/${run}/slides/${encodeURIComponent(id)}/saliency-${map}.png?x=${p.x}&y=${p.y}&size=${size}`,
   thumbnailUrl: (id: string) => `/api/slides/${encodeURIComponent(id)}/thumbnail.jpeg`,
   plates: () => getJson<PlateRun[]>('/api/plates'),
   wells: (run: number, plate: string) =>

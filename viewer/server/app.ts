@@ -11,6 +11,7 @@ import { HttpError, sendError } from './http.ts';
 import { createSlideRegistry, type SlideOpener, type SlideRegistry } from './registry.ts';
 import { ROUTES, type RouteContext, statusOfReaderError } from './routes.ts';
 import { handleAnnotationWrite, isWritePath } from './routes-annotations.ts';
+import { createSaliencyService } from './saliency.ts';
 import { QueueFullError } from './semaphore.ts';
 import { loadStaticFiles } from './static.ts';
 import { createTileRenderer, type TileFormat, type TileRenderer } from './tiles.ts';
@@ -89,6 +90,7 @@ async function createViewer(options: ViewerOptions): Promise<Viewer> {
     geometry: options.geometry ?? DEFAULT_GEOMETRY,
     quality: options.quality ?? 80,
     thumbnails: new Map(),
+    saliency: createSaliencyService({ store: options.store, semaphore: tiles.semaphore }),
   };
 
   async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
@@ -138,6 +140,7 @@ async function createViewer(options: ViewerOptions): Promise<Viewer> {
         server.close(() => resolve());
         server.closeAllConnections();
       });
+      ctx.saliency.close();
       await slides.close();
     },
   };

@@ -9,6 +9,7 @@ import type { SlideRow } from '../../pipeline/store/slides.ts';
 import type { DzGeometry } from './deepzoom.ts';
 import { HttpError, parseIndex } from './http.ts';
 import type { SlideRegistry } from './registry.ts';
+import type { SaliencyService } from './saliency.ts';
 import type { StaticFiles } from './static.ts';
 import type { TileFormat, TileRenderer } from './tiles.ts';
 
@@ -22,6 +23,8 @@ export interface RouteContext {
   quality: number;
   /** Encoded list-page thumbnails by slide id (small; bounded by the number of slides shown). */
   thumbnails: Map<string, Promise<Buffer>>;
+  /** Saliency of a run's patch classifier on its patches, on demand (bounded caches). */
+  saliency: SaliencyService;
 }
 
 export interface Request {

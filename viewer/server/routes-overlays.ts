@@ -1,4 +1,7 @@
-/** Routes for overlays from the store: patch heatmaps, cells by viewport box, top attention, plates. */
+/**
+ * Routes for overlays from the store: patch heatmaps, cells by viewport box, top attention with the saliency
+ * of the run's patch classifier on those patches (saliency.ts), plates.
+ */
 
 import { VIRIDIS_ANCHORS } from '../../pipeline/imaging/viridis.ts';
 import { plateQc } from '../../pipeline/store/plate-qc-queries.ts';
@@ -7,6 +10,7 @@ import {
   cellsInBox,
   listPlateRuns,
   type PatchValue,
+  patchAt,
   patchValues,
   plateWells,
   topAttention,
@@ -14,6 +18,7 @@ import {
 import { type HeatmapGrid, heatmapGrid, heatmapPng, MAX_HEATMAP_SIDE } from './heatmap.ts';
 import { HttpError, parseCoord, queryInt, sendBody, sendJson } from './http.ts';
 import {
+  clientOf,
   type Handler,
   ID,
   type Request,
@@ -21,7 +26,9 @@ import {
   RUN,
   requireRow,
   requireRun,
+  requireSlide,
 } from './route-kit.ts';
+import type { SaliencyMap } from './saliency.ts';
 
 function patchValueOf(q: URLSearchParams): PatchValue {
   const v = q.get('value') ?? 'score';
@@ -112,6 +119,36 @@ export const OVERLAY_ROUTES: [RegExp, Handler][] = [
       const row = requireRow(ctx, r.match[2]);
       const k = queryInt(r.query, 'k', 1, 200, 12);
       sendJson(r.res, 200, topAttention(ctx.store, runId, row.id, k));
+    },
+  ],
+  [
+    // Saliency of the run's patch classifier on one of the run's stored patches (by its level-0 origin).
+    new RegExp(`^/api/runs/${RUN}/slides/${ID}/saliency-(gradient|gradcam)\\.png$`),
+    async (ctx, r) => {
+      const runId = requireRun(ctx, r.match[1]);
+      const row = requireRow(ctx, r.match[2]);
+      const patch = patchAt(
+        ctx.store,
+        runId,
+        row.id,
+        parseCoord(r.query.get('x'), 'x'),
+        parseCoord(r.query.get('y'), 'y'),
+      );
+      if (!patch) throw new HttpError(404, 'this run has no patch there on this slide');
+      const size = queryInt(r.query, 'size', 16, 512, 160);
+      const img = await ctx.saliency.render(
+        runId,
+        row.id,
+        () => requireSlide(ctx, row.id),
+        patch,
+        r.match[3] as SaliencyMap,
+        size,
+        clientOf(r),
+      );
+      sendBody(r.req, r.res, img.png, {
+        contentType: 'image/png',
+        extraHeaders: { 'X-Patch-Score': img.score.toFixed(4) },
+      });
     },
   ],
   [/^\/api\/plates$/, (ctx, r) => sendJson(r.res, 200, listPlateRuns(ctx.store))],

@@ -1,7 +1,7 @@
 /** Routes for slides: the page and its assets, the slide list and detail, Deep Zoom, thumbnails, crops, annotations. */
 import sharp from 'sharp';
 import type { SlideRow } from '../../pipeline/store/slides.ts';
-import { listSlideRuns, plateImageSlides } from '../../pipeline/store/viewer-queries.ts';
+import { listSlideRuns, oodFlagsBySlide, plateImageSlides } from '../../pipeline/store/viewer-queries.ts';
 import { chooseSlideLevel, dziXml, dzMaxLevel } from './deepzoom.ts';
 import { HttpError, parseCoord, queryInt, sendBody, sendJson } from './http.ts';
 import {
@@ -134,10 +134,14 @@ export const SLIDE_ROUTES: [RegExp, Handler][] = [
     /^\/api\/slides$/,
     (ctx, r) => {
       const wells = plateImageSlides(ctx.store);
+      // Out-of-distribution verdicts that fired, per run, for the list's warning badges.
+      const ood = oodFlagsBySlide(ctx.store);
       sendJson(
         r.res,
         200,
-        ctx.slides.list().map((s) => ({ ...slideJson(s), plateImage: wells.get(s.id) ?? null })),
+        ctx.slides
+          .list()
+          .map((s) => ({ ...slideJson(s), plateImage: wells.get(s.id) ?? null, ood: ood.get(s.id) ?? [] })),
       );
     },
   ],
@@ -150,7 +154,11 @@ export const SLIDE_ROUTES: [RegExp, Handler][] = [
         .get(row.id) as { n: number };
       sendJson(r.res, 200, {
         ...slideJson(row),
-        runs: listSlideRuns(ctx.store, row.id),
+        // Saliency: whether the gallery can ask for a run's patch-classifier maps (saliency.ts).
+        runs: listSlideRuns(ctx.store, row.id).map((run) => ({
+          ...run,
+          saliency: run.attended > 0 && ctx.saliency.available(run.runId),
+        })),
         annotations: annotations.n,
       });
     },

@@ -13,7 +13,7 @@ import { getString } from './dataset.ts';
 import { buildFrameIndex, type FrameIndex, readIndexedFrame } from './frames/index.ts';
 import type { ImageData } from './image-data.ts';
 import { checkWsiSopClass, describeInstance, type WsiInstance } from './instance.ts';
-import { hasPreamble } from './parse.ts';
+import { hasPreamble } from './preamble.ts';
 import { readDicomHeader } from './read-header.ts';
 import { chooseSeries, layoutSeries } from './series.ts';
 import { T, WSI_SOP_CLASS } from './tags.ts';

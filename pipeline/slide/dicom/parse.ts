@@ -5,6 +5,7 @@
  * so callers read the header by ranges and never the pixel data.
  */
 import type { Dataset, DicomElement, DicomValue } from './dataset.ts';
+import { hasPreamble } from './preamble.ts';
 import { IMPLICIT_VR, T } from './tags.ts';
 
 export const IMPLICIT_VR_LE = '1.2.840.10008.1.2';
@@ -59,12 +60,6 @@ const STRING_VRS = new Set([
 ]);
 const UNDEFINED = 0xffffffff;
 const MAX_DEPTH = 16;
-
-export function hasPreamble(head: Uint8Array): boolean {
-  return (
-    head.length >= 132 && head[128] === 0x44 && head[129] === 0x49 && head[130] === 0x43 && head[131] === 0x4d
-  );
-}
 
 class Cursor {
   readonly view: DataView;

@@ -1,7 +1,7 @@
 /** Whether a folder is one DICOM slide, for commands that expand folders into slides. Cheap: no parsing. */
 import { closeSync, openSync, readdirSync, readSync } from 'node:fs';
 import path from 'node:path';
-import { hasPreamble } from './parse.ts';
+import { hasPreamble } from './preamble.ts';
 
 /** It holds .dcm files or files with the DICM preamble, and no other slide files. */
 export function isDicomSeriesFolder(dir: string, isOtherSlideFile: (name: string) => boolean): boolean {

@@ -23,6 +23,22 @@ function wellCard(s: SlideInfo): HTMLElement {
   );
 }
 
+/** A warning on slides some run found out of distribution: its scores there may be confidently wrong. */
+function oodBadge(s: SlideInfo): HTMLElement | null {
+  const flags = s.ood ?? [];
+  if (!flags.length) return null;
+  const runs = flags.map((f) => `${f.name ?? f.kind} #${f.runId}`).join(', ');
+  return h(
+    'div',
+    {
+      class: 'ood-badge',
+      'data-testid': 'ood-badge',
+      title: flags.map((f) => `${f.name ?? f.kind} #${f.runId}: ${f.reason}`).join('\n'),
+    },
+    `⚠ Out of distribution for ${runs}`,
+  );
+}
+
 function slideCard(s: SlideInfo): HTMLElement {
   const mpp = s.mpp != null ? `${s.mpp.toFixed(3)} µm/px` : 'MPP unknown';
   return h(
@@ -38,6 +54,7 @@ function slideCard(s: SlideInfo): HTMLElement {
       'div',
       { class: 'card-body' },
       h('div', { class: 'card-title', title: s.name }, s.name),
+      oodBadge(s),
       h(
         'div',
         { class: 'card-meta' },

@@ -1,7 +1,9 @@
 /**
  * The slide page: OpenSeadragon on the slide's Deep Zoom pyramid, the layer panel (heatmap with
- * run/value selector, opacity and legend; cells; annotations), the attention gallery, and the
- * status bar (status-bar.ts).
+ * run/value selector, opacity and legend; cells; annotations), the attention gallery (with the saliency of
+ * the run's patch classifier beside each patch), and the status bar (status-bar.ts). A run whose model
+ * found this slide out of distribution carries the warning and its reason wherever its scores, heatmap or
+ * attention are offered: a confident probability is never shown without it.
  */
 import OpenSeadragon from 'openseadragon';
 import { createAnnotator } from '../annotate.ts';
@@ -26,10 +28,31 @@ interface HeatmapChoice {
   label: string;
 }
 
+const OOD_MARK = '⚠ OUT OF DISTRIBUTION';
+
+function isOod(r: SlideRun | undefined): boolean {
+  return r?.ood?.outOfDistribution === true;
+}
+
+/** The warning with its reason, for a run that found this slide out of distribution (else empty). */
+function oodNote(box: HTMLElement, r: SlideRun | undefined): void {
+  box.replaceChildren(
+    ...(isOod(r)
+      ? [
+          h('strong', {}, `⚠ Out of distribution for ${r?.name ?? r?.kind} #${r?.runId}: `),
+          h('span', { 'data-testid': 'ood-reason' }, r?.ood?.reason ?? ''),
+          h('div', { class: 'small' }, 'Its scores on this slide may be confidently wrong.'),
+        ]
+      : []),
+  );
+  box.hidden = !isOod(r);
+}
+
 function heatmapChoices(runs: SlideRun[]): HeatmapChoice[] {
   const out: HeatmapChoice[] = [];
   for (const r of runs) {
-    const name = r.name ? `${r.name} (#${r.runId})` : `${r.kind} run #${r.runId}`;
+    const base = r.name ? `${r.name} (#${r.runId})` : `${r.kind} run #${r.runId}`;
+    const name = isOod(r) ? `${base} ${OOD_MARK}` : base;
     if (r.scored > 0) out.push({ runId: r.runId, value: 'score', label: `${name}: tumour probability` });
     if (r.attended > 0) out.push({ runId: r.runId, value: 'attention', label: `${name}: attention` });
   }
@@ -49,6 +72,8 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   const statusBar = createStatusBar({ mpp, objectivePower: slide.objectivePower });
 
   const mppText = mpp ? `${mpp.toFixed(3)} µm/px` : 'MPP unknown';
+  const oodRuns = slide.runs.filter(isOod);
+  const runById = new Map(slide.runs.map((r) => [r.runId, r]));
   const header = h(
     'header',
     { class: 'topbar' },
@@ -65,6 +90,17 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
       h('span', { class: `chip${mpp ? '' : ' warn'}` }, mppText),
       slide.objectivePower ? h('span', { class: 'chip' }, `${slide.objectivePower}× scan`) : null,
       h('span', { class: 'chip' }, `${slide.levels.length} level${slide.levels.length > 1 ? 's' : ''}`),
+      oodRuns.length
+        ? h(
+            'span',
+            {
+              class: 'chip warn',
+              'data-testid': 'ood-chip',
+              title: oodRuns.map((r) => `${r.name ?? r.kind} #${r.runId}: ${r.ood?.reason}`).join('\n'),
+            },
+            `⚠ out of distribution for ${oodRuns.length} run${oodRuns.length > 1 ? 's' : ''}`,
+          )
+        : null,
     ),
   );
 
@@ -93,6 +129,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     'data-testid': 'heatmap-stretch',
   });
   const legendBox = h('div', { class: 'legend-box' });
+  const heatOod = h('div', { class: 'ood-note', 'data-testid': 'heatmap-ood', hidden: true });
   const heatInfo = h('div', { class: 'muted small' });
 
   const cellsToggle = h('input', { type: 'checkbox', id: 'layer-cells', 'data-testid': 'toggle-cells' });
@@ -123,10 +160,11 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
       h(
         'option',
         { value: String(r.runId) },
-        `${r.name ?? r.kind} #${r.runId}${r.slideScore != null ? ` · slide p=${r.slideScore.toFixed(2)}` : ''}`,
+        `${r.name ?? r.kind} #${r.runId}${r.slideScore != null ? ` · slide p=${r.slideScore.toFixed(2)}` : ''}${isOod(r) ? ` ${OOD_MARK}` : ''}`,
       ),
     ),
   );
+  const galleryOod = h('div', { class: 'ood-note', 'data-testid': 'attention-ood', hidden: true });
 
   const panel = h(
     'aside',
@@ -139,6 +177,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
             {},
             h('label', { class: 'row' }, heatToggle, h('span', {}, 'Show heatmap')),
             heatSelect,
+            heatOod,
             h('label', { class: 'row slider' }, h('span', {}, 'Opacity'), opacity),
             h(
               'label',
@@ -180,7 +219,7 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
       ),
       annotateBox,
     ),
-    attentionRuns.length ? section('Top attention', gallerySelect, gallery) : null,
+    attentionRuns.length ? section('Top attention', gallerySelect, galleryOod, gallery) : null,
   );
 
   root.append(
@@ -248,7 +287,10 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
     heatInfo.textContent = `${formatCount(info.patches)} patches · grid ${info.columns}×${info.rows} · stride ${info.strideX} px${strideUm} · values ${info.min.toFixed(3)}–${info.max.toFixed(3)}`;
     viewerEl.dataset.heatmap = 'ready';
   }
+  const showHeatOod = () => oodNote(heatOod, runById.get(choices[Number(heatSelect.value)]?.runId));
+  showHeatOod();
   const onHeatChange = () => {
+    showHeatOod();
     viewerEl.dataset.heatmap = heatToggle.checked ? 'loading' : 'off';
     loadHeatmap().catch((err: unknown) => {
       heatInfo.textContent = `Heatmap unavailable: ${(err as Error).message}`;
@@ -332,17 +374,39 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
   });
   annotator.refresh().catch(() => undefined);
 
-  // ----- attention gallery -----
+  // ----- attention gallery, with the saliency of the run's patch classifier beside each patch -----
   async function loadGallery(): Promise<void> {
     if (!gallerySelect.value) return;
-    const top = await api.topAttention(Number(gallerySelect.value), slide.id, 12);
+    const runId = Number(gallerySelect.value);
+    const run = runById.get(runId);
+    oodNote(galleryOod, run);
+    const top = await api.topAttention(runId, slide.id, 12);
+    const withSaliency = run?.saliency === true;
+    gallery.classList.toggle('with-saliency', withSaliency);
+    const saliencyImg = (p: (typeof top)[number], i: number, map: 'gradient' | 'gradcam') =>
+      h(
+        'figure',
+        {
+          class: 'saliency-item',
+          title: `${map === 'gradient' ? 'gradient saliency' : 'Grad-CAM'} of patch ${i + 1}`,
+        },
+        h('img', {
+          src: api.saliencyUrl(runId, slide.id, p, map, 160),
+          alt: `${map} ${i + 1}`,
+          loading: 'lazy',
+          'data-testid': `saliency-${map}`,
+        }),
+      );
     gallery.replaceChildren(
-      ...top.map((p, i) =>
+      ...(withSaliency
+        ? ['patch', 'gradient', 'Grad-CAM'].map((c) => h('div', { class: 'gallery-head small muted' }, c))
+        : []),
+      ...top.flatMap((p, i) => [
         h(
           'button',
           {
             class: 'gallery-item',
-            title: `attention ${p.attention.toFixed(3)}${p.score != null ? `, p=${p.score.toFixed(2)}` : ''} at (${p.x}, ${p.y})`,
+            title: `attention ${p.attention.toFixed(3)}${p.score != null ? `, p=${p.score.toFixed(2)}` : ''}${isOod(run) ? ` (${OOD_MARK})` : ''} at (${p.x}, ${p.y})`,
             'data-testid': 'gallery-item',
             onclick: () => {
               const pad = Math.max(p.width, p.height);
@@ -359,7 +423,8 @@ export async function slidePage(root: HTMLElement, id: string, params: URLSearch
           h('img', { src: api.cropUrl(slide.id, p, 160), alt: `patch ${i + 1}`, loading: 'lazy' }),
           h('span', { class: 'gallery-rank' }, `#${i + 1} · ${p.attention.toFixed(2)}`),
         ),
-      ),
+        ...(withSaliency ? [saliencyImg(p, i, 'gradient'), saliencyImg(p, i, 'gradcam')] : []),
+      ]),
     );
   }
   gallerySelect.addEventListener('change', () => loadGallery().catch(() => undefined));
