@@ -508,49 +508,55 @@ function decisionLines(s: Summary): string[] {
       `(the \`${name}\` setting here; pipeline/train/robust-defaults.ts).`,
   ];
   const leader = s.paired.filter((q) => q.metric === 'fcn' && q.n >= 2).sort((x, y) => y.mean - x.mean)[0];
-  if (!clear.length) {
-    out.push(
-      '',
-      'In this run **no setting is clearly better or worse than `none`** on any metric: every paired 95% interval ' +
-        'includes zero, and the attention-MIL AUC is near its ceiling on these small slides. So the benchmark does ' +
-        'not choose; the default was chosen for these stated reasons:',
-      '',
-      '1. Strong augmentation was never clearly worse than `none` here, and its cost is in training only and ' +
-        'small: CPU per study is the same within noise (summary table). A normaliser adds a stain estimate of every ' +
-        'slide at training and at inference, and a wrong estimate (little tissue, pen marks, a stain the method ' +
-        'does not model) shifts every patch of that slide.',
-      '2. The pale-blue failure that motivated issue 16 is a shift in stain strength, blur and JPEG quality as ' +
-        'much as in stain colour: strong augmentation draws exactly those (brightness, contrast, blur, JPEG and ' +
-        'H&E jitter), a normaliser only corrects the colour part.',
-      '3. Published multi-centre evidence points the same way: Tellez et al. 2019 (Medical Image Analysis 58:101544, ' +
-        '9 laboratories, 4 organs) found stain colour augmentation the most important single ingredient for ' +
-        'performance on other laboratories, and classical normalisers added no consistent benefit on top of it ' +
-        '(their own network-based normaliser did). That is evidence from real slides, which this synthetic ' +
-        'benchmark cannot give.',
-      '4. No stain target has to travel with the model, and the OOD verdict (which measures the raw slide) is ' +
-        'unaffected.',
-      '',
-      ...(leader && leader.setting !== name
-        ? [
-            `The largest mean FCN-AUC gain over \`none\` is \`${leader.setting}\`'s (+${f3(leader.mean)}, 95% interval ` +
-              `${f3(leader.ci[0])} to ${f3(leader.ci[1])}, ${leader.n} pairs): a candidate to rerun at a larger size, not a ` +
-              'result to set a default on, the more so as it costs about half as much CPU again per study (summary table).',
-            '',
-          ]
-        : []),
-      'A user who knows their centres differ mostly in stain colour can add `--stain-norm macenko` (or ' +
-        'reinhard/vahadane); `--augmentation light` gives the training before this change.',
-    );
-  } else {
-    out.push(
-      '',
-      'Clear differences against `none` in this run (95% interval of the paired difference excludes 0):',
-    );
-    for (const q of clear)
-      out.push(
-        `- \`${q.setting}\` ${q.metric}: ${q.mean >= 0 ? '+' : ''}${f3(q.mean)} [${f3(q.ci[0])}, ${f3(q.ci[1])}]`,
-      );
-  }
+  const tested = s.paired.filter((q) => q.n >= 2).length;
+  out.push(
+    '',
+    clear.length
+      ? `${clear.length} of the ${tested} paired intervals ${clear.length === 1 ? 'excludes' : 'exclude'} zero: ` +
+          clear
+            .map(
+              (q) =>
+                `\`${q.setting}\` ${q.metric} ${q.mean >= 0 ? '+' : ''}${f3(q.mean)} [${f3(q.ci[0])}, ${f3(q.ci[1])}]`,
+            )
+            .join('; ') +
+          `. With ${tested} comparisons at 95%, about ${f2(tested * 0.05)} such intervals are expected by chance ` +
+          'alone, so this is not a clear result either (a correction for multiple comparisons would not keep it).'
+      : 'In this run **no setting is clearly better or worse than `none`** on any metric: every paired 95% ' +
+          'interval includes zero, and the attention-MIL AUC is near its ceiling on these small slides.',
+  );
+  out.push(
+    '',
+    'So the benchmark does not choose clearly; the default was chosen for these stated reasons:',
+    '',
+    '1. Strong augmentation was never clearly worse than `none` here, and its cost is in training only and ' +
+      'small: CPU per study is the same within noise (summary table). A normaliser adds a stain estimate of every ' +
+      'slide at training and at inference, and a wrong estimate (little tissue, pen marks, a stain the method ' +
+      'does not model) shifts every patch of that slide.',
+    '2. The pale-blue failure that motivated issue 16 is a shift in stain strength, blur and JPEG quality as ' +
+      'much as in stain colour: strong augmentation draws exactly those (brightness, contrast, blur, JPEG and ' +
+      'H&E jitter), a normaliser only corrects the colour part.',
+    '3. Published multi-centre evidence points the same way: Tellez et al. 2019 (Medical Image Analysis 58:101544, ' +
+      '9 laboratories, 4 organs) found stain colour augmentation the most important single ingredient for ' +
+      'performance on other laboratories, and classical normalisers added no consistent benefit on top of it ' +
+      '(their own network-based normaliser did). That is evidence from real slides, which this synthetic ' +
+      'benchmark cannot give.',
+    '4. No stain target has to travel with the model, and the OOD verdict (which measures the raw slide) is ' +
+      'unaffected.',
+    '',
+    ...(leader && leader.setting !== name
+      ? [
+          `The largest mean FCN-AUC gain over \`none\` is \`${leader.setting}\`'s (+${f3(leader.mean)}, 95% interval ` +
+            `${f3(leader.ci[0])} to ${f3(leader.ci[1])}, ${leader.n} pairs), and strong augmentation's own gain here is ` +
+            'small: the point estimates of this benchmark favour a normaliser, not the default. That is the ' +
+            'candidate to rerun at a larger size (more slides, longer training, and that normaliser with strong ' +
+            'augmentation, which this run did not measure); not a result to set a default on from 9 pairs of 6-slide ' +
+            'tests, the more so as a normaliser costs about 40% more CPU per study here (summary table).',
+          '',
+        ]
+      : []),
+    'A user who knows their centres differ mostly in stain colour can add `--stain-norm macenko` (or ' +
+      'reinhard/vahadane); `--augmentation light` gives the training before this change.',
+  );
   return out;
 }
 
