@@ -6,6 +6,7 @@
  * pixels: grid corner (i, j) is (originX + i·stepX, originY + j·stepY).
  */
 import { pointInRings, type Ring } from '../annotations/raster.ts';
+import type { CellGrid } from '../patches/lattice.ts';
 import { signedArea, traceRegions } from '../tissue/contours.ts';
 
 export interface PolygonWithHoles {
@@ -13,14 +14,8 @@ export interface PolygonWithHoles {
   holes: Ring[];
 }
 
-export interface MaskGrid {
-  originX: number;
-  originY: number;
-  stepX: number;
-  stepY: number;
-  columns: number;
-  rows: number;
-}
+/** The grid a mask is drawn on (one cell per mask pixel). */
+export type MaskGrid = CellGrid;
 
 /** Splits a closed ring (first vertex not repeated) at every vertex it visits twice. */
 export function splitAtRepeatedVertices(ring: Ring): Ring[] {

@@ -18,7 +18,8 @@ export interface LatticePatch {
   height: number;
 }
 
-export interface PatchLattice {
+/** A grid of cells over level 0: where cell (0, 0) starts, the cell size and the grid's size. */
+export interface CellGrid {
   /** Level-0 top-left of cell (0, 0). */
   originX: number;
   originY: number;
@@ -27,6 +28,9 @@ export interface PatchLattice {
   stepY: number;
   columns: number;
   rows: number;
+}
+
+export interface PatchLattice extends CellGrid {
   /** Smallest level-0 patch size (the sizes a run has are in `patchSizes`). */
   patchWidth: number;
   patchHeight: number;
@@ -129,14 +133,7 @@ export function latticeValues(
  * The footprint lattice: the same steps, but cells start at the patches' top-left corner and span every
  * footprint, so a patch covers cells [i0, i1) × [j0, j1) (the tissue outline, the viewer's sparse mode).
  */
-export interface FootprintLattice {
-  originX: number;
-  originY: number;
-  stepX: number;
-  stepY: number;
-  columns: number;
-  rows: number;
-}
+export type FootprintLattice = CellGrid;
 
 export function footprintLattice(
   patches: readonly LatticePatch[],

@@ -6,6 +6,7 @@
 import sharp from 'sharp';
 import { colourOf } from '../../pipeline/imaging/viridis.ts';
 import {
+  type CellGrid,
   footprintCells,
   footprintLattice,
   latticeValues,
@@ -101,14 +102,7 @@ export function heatmapPixels(cells: PatchCell[], grid: HeatmapGrid): Uint8Array
   };
   if (grid.mode === 'footprint') {
     // Ascending values, so where footprints overlap the highest value is the one seen.
-    const f = {
-      originX: grid.x,
-      originY: grid.y,
-      stepX: grid.strideX,
-      stepY: grid.strideY,
-      columns: grid.columns,
-      rows: grid.rows,
-    };
+    const f = cellGridOf(grid);
     for (const c of [...cells].sort((a, b) => a.value - b.value)) {
       const rgb = colourOf((c.value - grid.lo) / span);
       const [i0, j0, i1, j1] = footprintCells(f, c);
@@ -126,8 +120,8 @@ export function heatmapPixels(cells: PatchCell[], grid: HeatmapGrid): Uint8Array
   return out;
 }
 
-/** The point-mode heatmap as the lattice it was made from. */
-function pointLattice(grid: HeatmapGrid): PatchLattice {
+/** The heatmap's cells over level 0. */
+function cellGridOf(grid: HeatmapGrid): CellGrid {
   return {
     originX: grid.x,
     originY: grid.y,
@@ -135,6 +129,13 @@ function pointLattice(grid: HeatmapGrid): PatchLattice {
     stepY: grid.strideY,
     columns: grid.columns,
     rows: grid.rows,
+  };
+}
+
+/** The point-mode heatmap as the lattice it was made from. */
+function pointLattice(grid: HeatmapGrid): PatchLattice {
+  return {
+    ...cellGridOf(grid),
     patchWidth: 0,
     patchHeight: 0,
     patchSizes: [],
