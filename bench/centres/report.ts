@@ -508,6 +508,9 @@ function decisionLines(s: Summary): string[] {
       `(the \`${name}\` setting here; pipeline/train/robust-defaults.ts).`,
   ];
   const leader = s.paired.filter((q) => q.metric === 'fcn' && q.n >= 2).sort((x, y) => y.mean - x.mean)[0];
+  const leaderWithAugment = leader
+    ? s.paired.find((q) => q.metric === 'fcn' && q.n >= 2 && q.setting === `${leader.setting}+augment`)
+    : undefined;
   const tested = s.paired.filter((q) => q.n >= 2).length;
   out.push(
     '',
@@ -548,9 +551,20 @@ function decisionLines(s: Summary): string[] {
           `The largest mean FCN-AUC gain over \`none\` is \`${leader.setting}\`'s (+${f3(leader.mean)}, 95% interval ` +
             `${f3(leader.ci[0])} to ${f3(leader.ci[1])}, ${leader.n} pairs), and strong augmentation's own gain here is ` +
             'small: the point estimates of this benchmark favour a normaliser, not the default. That is the ' +
-            'candidate to rerun at a larger size (more slides, longer training, and that normaliser with strong ' +
-            'augmentation, which this run did not measure); not a result to set a default on from 9 pairs of 6-slide ' +
+            `candidate to rerun at a larger size (more slides, longer training${
+              leaderWithAugment
+                ? ''
+                : ', and that normaliser with strong augmentation, which this run did not measure'
+            }); not a result to set a default on from 9 pairs of 6-slide ` +
             'tests, the more so as a normaliser costs about 40% more CPU per study here (summary table).',
+          ...(leaderWithAugment
+            ? [
+                '',
+                `\`${leaderWithAugment.setting}\` (that normaliser with strong augmentation) gains ` +
+                  `${f3(leaderWithAugment.mean)} FCN AUC over \`none\` (95% interval ${f3(leaderWithAugment.ci[0])} to ` +
+                  `${f3(leaderWithAugment.ci[1])}): the two together are no clearer than either alone.`,
+              ]
+            : []),
           '',
         ]
       : []),
