@@ -40,22 +40,21 @@ export function createDrawnAnnotation(store: Store, slideId: string, a: DrawnAnn
 /** 'missing' when no such annotation on the slide, 'readonly' when it was imported from a file. */
 export type DrawnWriteResult = 'ok' | 'missing' | 'readonly';
 
-function sourceOf(store: Store, slideId: string, id: number): string | undefined {
-  const row = store.db
-    .prepare('SELECT source FROM annotations WHERE id = ? AND slide_id = ?')
-    .get(id, slideId) as { source: string } | undefined;
-  return row?.source;
-}
-
-/** The stored kind and label of an annotation on a slide (what a vertex edit keeps), with its source. */
-export function drawnAnnotationKind(
+/**
+ * A drawing an edit may start from (its kind and label), or why it may not: 'missing' when no such annotation
+ * on the slide, 'readonly' when it was imported from a file.
+ */
+export function editableDrawnAnnotation(
   store: Store,
   slideId: string,
   id: number,
-): { source: string; geometry: string; label: string } | undefined {
-  return store.db
+): { geometry: string; label: string } | 'missing' | 'readonly' {
+  const row = store.db
     .prepare('SELECT source, geometry, group_name AS label FROM annotations WHERE id = ? AND slide_id = ?')
     .get(id, slideId) as { source: string; geometry: string; label: string } | undefined;
+  if (!row) return 'missing';
+  if (row.source !== VIEWER_SOURCE) return 'readonly';
+  return { geometry: row.geometry, label: row.label };
 }
 
 export function updateDrawnAnnotation(
@@ -64,9 +63,8 @@ export function updateDrawnAnnotation(
   id: number,
   a: DrawnAnnotationInput,
 ): DrawnWriteResult {
-  const source = sourceOf(store, slideId, id);
-  if (source === undefined) return 'missing';
-  if (source !== VIEWER_SOURCE) return 'readonly';
+  const stored = editableDrawnAnnotation(store, slideId, id);
+  if (typeof stored === 'string') return stored;
   const b = boundsOf([a.coords]);
   store.db
     .prepare(
@@ -90,9 +88,8 @@ export function updateDrawnAnnotation(
 }
 
 export function deleteDrawnAnnotation(store: Store, slideId: string, id: number): DrawnWriteResult {
-  const source = sourceOf(store, slideId, id);
-  if (source === undefined) return 'missing';
-  if (source !== VIEWER_SOURCE) return 'readonly';
+  const stored = editableDrawnAnnotation(store, slideId, id);
+  if (typeof stored === 'string') return stored;
   store.db.prepare('DELETE FROM annotations WHERE id = ?').run(id);
   return 'ok';
 }

@@ -11,7 +11,7 @@ import {
   createDrawnAnnotation,
   type DrawnWriteResult,
   deleteDrawnAnnotation,
-  drawnAnnotationKind,
+  editableDrawnAnnotation,
   updateDrawnAnnotation,
 } from '../../pipeline/store/drawn-annotations.ts';
 import type { SlideRow } from '../../pipeline/store/slides.ts';
@@ -63,10 +63,8 @@ async function drawnBody(r: Request, row: SlideRow) {
 /** A vertex edit: the stored drawing with the body's coordinates (and editor), checked as a whole drawing. */
 async function movedBody(ctx: RouteContext, r: Request, row: SlideRow, id: number) {
   const body = await readJsonBody(r.req);
-  const stored = drawnAnnotationKind(ctx.store, row.id, id);
-  if (!stored) throw new HttpError(404, 'no such annotation on this slide');
-  if (stored.source !== VIEWER_SOURCE)
-    throw new HttpError(409, 'annotations imported from a file are read-only here');
+  const stored = editableDrawnAnnotation(ctx.store, row.id, id);
+  if (typeof stored === 'string') refused(stored);
   if (!body || typeof body !== 'object' || Array.isArray(body))
     throw new HttpError(400, 'body must be a JSON object');
   const extra = Object.keys(body).find((k) => k !== 'coords' && k !== 'author');
@@ -75,9 +73,13 @@ async function movedBody(ctx: RouteContext, r: Request, row: SlideRow, id: numbe
   return parsed({ geometry: stored.geometry, label: stored.label, author: b.author, coords: b.coords }, row);
 }
 
-function outcome(result: DrawnWriteResult): void {
+function refused(result: Exclude<DrawnWriteResult, 'ok'>): never {
   if (result === 'missing') throw new HttpError(404, 'no such annotation on this slide');
-  if (result === 'readonly') throw new HttpError(409, 'annotations imported from a file are read-only here');
+  throw new HttpError(409, 'annotations imported from a file are read-only here');
+}
+
+function outcome(result: DrawnWriteResult): void {
+  if (result !== 'ok') refused(result);
 }
 
 export const ANNOTATION_READ_ROUTES: [RegExp, Handler][] = [
