@@ -83,15 +83,17 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
   if (!train.slides.some((s) => s.label === 1) || !train.slides.some((s) => s.label === 0)) {
     throw new ConfigError('--train needs both tumour and normal slides');
   }
+  // The effective values (defaults resolved), so a changed default is a changed setting.
+  const stainNorm = o.stainNorm ?? ROBUST_DEFAULTS.stainNorm;
+  const augment = o.augment ?? ROBUST_DEFAULTS.augment;
   checkStudySettings(outDir, {
     trainSteps: o.trainSteps,
     trainBatch: o.trainBatch ?? null,
     mpp: o.mpp,
     spacingUm: o.spacingUm,
     milEpochs: o.milEpochs ?? null,
-    // The effective values (defaults resolved), so a changed default is a changed setting.
-    stainNorm: o.stainNorm ?? ROBUST_DEFAULTS.stainNorm,
-    augment: o.augment ?? ROBUST_DEFAULTS.augment,
+    stainNorm,
+    augment,
     seed: o.seed,
     trainSlides: trainingSlidesKey(train.slides),
   });
@@ -133,10 +135,10 @@ export async function runCamelyonStudy(o: StudyOptions): Promise<StudyReport> {
           seed: o.seed,
           valEvery: Math.max(1, Math.min(50, Math.floor(o.trainSteps / 4))),
           batchSize: o.trainBatch ?? DEFAULT_TRAIN.batchSize,
-          augment: AUGMENT_LEVELS[o.augment ?? ROBUST_DEFAULTS.augment],
+          augment: AUGMENT_LEVELS[augment],
         },
         resume: hasCheckpoint(classifierDir),
-        stainNorm: parseStainNormFlag(o.stainNorm ?? ROBUST_DEFAULTS.stainNorm),
+        stainNorm: parseStainNormFlag(stainNorm),
       });
     } finally {
       trainStore.close();
