@@ -9,7 +9,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../pipeline/cli.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
@@ -17,8 +17,8 @@ import { openStore, type Store, upsertSlide } from '../pipeline/store/index.ts';
 import { moveVertex } from '../viewer/client/vertex-edit.ts';
 import { type RunningViewer, startViewer } from '../viewer/server/app.ts';
 import { CMU_PATH, REPO_ROOT } from './fixtures/viewer-fixtures.ts';
+import { CHROMIUM, openWatchedPage } from './helpers/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'out/test-artifacts');
 const tmp = mkdtempSync(join(tmpdir(), 'wsi-e2e-annotate-edit-'));
 const db = join(tmp, 'v.sqlite');
@@ -187,15 +187,10 @@ describe('PATCH /api/slides/:id/annotations/:n', () => {
 describe.skipIf(!existsSync(CHROMIUM))('vertex editing in Chromium', () => {
   let browser: Browser;
   let page: Page;
-  const pageErrors: string[] = [];
+  let pageErrors: string[] = [];
 
   beforeAll(async () => {
-    browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--no-first-run'],
-    });
-    page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-    page.on('pageerror', (e) => pageErrors.push(e.message));
+    ({ browser, page, pageErrors } = await openWatchedPage());
   }, 60_000);
 
   afterAll(async () => {

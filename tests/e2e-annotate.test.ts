@@ -10,7 +10,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Browser, chromium, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { main } from '../pipeline/cli.ts';
 import { openSlide } from '../pipeline/slide/index.ts';
@@ -18,8 +18,8 @@ import { insertCells, upsertCount } from '../pipeline/store/counting-queries.ts'
 import { beginRun, finishRun, markSlideDone } from '../pipeline/store/index.ts';
 import { type RunningViewer, startViewer } from '../viewer/server/app.ts';
 import { buildViewerFixture, REPO_ROOT, type ViewerFixture } from './fixtures/viewer-fixtures.ts';
+import { CHROMIUM, openWatchedPage } from './helpers/chromium.ts';
 
-const CHROMIUM = '/usr/bin/chromium';
 const ARTIFACTS = join(REPO_ROOT, 'out/test-artifacts');
 const tmp = mkdtempSync(join(tmpdir(), 'wsi-e2e-annotate-'));
 let fx: ViewerFixture;
@@ -28,7 +28,7 @@ let browser: Browser;
 let page: Page;
 let regionRun: number;
 let other: Server;
-const pageErrors: string[] = [];
+let pageErrors: string[] = [];
 
 beforeAll(async () => {
   fx = await buildViewerFixture(join(tmp, 'v.sqlite'));
@@ -69,19 +69,7 @@ beforeAll(async () => {
     res.end('<!doctype html><title>other</title>');
   });
   await new Promise<void>((r) => other.listen(0, '127.0.0.1', () => r()));
-  browser = await chromium.launch({
-    executablePath: CHROMIUM,
-    args: [
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-    ],
-  });
-  page = await browser.newPage({ viewport: { width: 1400, height: 900 } });
-  page.on('pageerror', (e) => pageErrors.push(e.message));
+  ({ browser, page, pageErrors } = await openWatchedPage());
 }, 120_000);
 
 afterAll(async () => {
